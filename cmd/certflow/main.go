@@ -1,0 +1,74 @@
+// Command certflow is the command-line face of certflow: offline validation and planning,
+// the local cloud, local function invocation, deploy/bind/check without Function Compute,
+// and the benchmarks.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// Exit codes shared by every subcommand.
+const (
+	exitOK      = 0 // success: valid, deployable, clean
+	exitFinding = 1 // the command ran, and what it checked has error findings
+	exitUsage   = 2 // usage or I/O error
+)
+
+// command is one subcommand. run returns the process exit code; it writes results to
+// stdout and diagnostics to stderr.
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+}
+
+// commands lists every subcommand; each lives in its own file in this folder.
+var commands = map[string]command{
+	"validate": {"check a certificate bundle (PEM or PFX) before deploying it", runValidate},
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "certflow: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return exitUsage
+	}
+	return cmd.run(ctx, args[1:], stdout, stderr)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: certflow <command> [flags]\n\ncommands:")
+	names := make([]string, 0, len(commands))
+	for name := range commands {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", name, commands[name].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'certflow <command> -h' for a command's flags.")
+}
+
+// errUsage marks an error that is the caller's fault (exit code 2).
+var errUsage = errors.New("usage")
