@@ -30,7 +30,7 @@ type command struct {
 
 // commands lists every subcommand; each lives in its own file in this folder.
 var commands = map[string]command{
-	"validate": {"check a certificate bundle (PEM or PFX) before deploying it", runValidate},
+	// one line per subcommand, e.g. "validate": {"check a certificate bundle", runValidate},
 }
 
 func main() {
