@@ -233,9 +233,9 @@ func (s *Service) dispatch(r *http.Request, op, qname string, body []byte) resul
 		return s.deleteQueue(qname)
 	case "SendMessage":
 		if bytes.Contains(body, []byte("<Messages")) {
-			return s.batchSend(r.Context(), qname, body)
+			return s.batchSend(qname, body)
 		}
-		return s.send(r.Context(), qname, body)
+		return s.send(qname, body)
 	case "ReceiveMessage", "BatchReceiveMessage", "PeekMessage", "BatchPeekMessage":
 		return s.receive(r, op, qname)
 	case "DeleteMessage":
