@@ -52,6 +52,7 @@ func assemble(input []*x509.Certificate, keys []crypto.Signer, opts Options) (*B
 	// The path: leaf, its issuer, that one's issuer... as far as the input goes.
 	path := []*x509.Certificate{leaf}
 	badSig := false
+	var impostors []*x509.Certificate // named as issuer but did not sign: reported once, as bad signature
 	for cur := leaf; !selfSigned(cur); {
 		var next *x509.Certificate
 		var sigErr error
@@ -71,6 +72,7 @@ func assemble(input []*x509.Certificate, keys []crypto.Signer, opts Options) (*B
 		if next == nil {
 			if named != nil {
 				badSig = true
+				impostors = append(impostors, named)
 				fs = append(fs, errorf(CodeChainBadSignature, "certificate %s names issuer %s, but the included %s did not sign it: %v",
 					displayName(cur), issuerName(cur), displayName(named), sigErr))
 			}
@@ -89,7 +91,7 @@ func assemble(input []*x509.Certificate, keys []crypto.Signer, opts Options) (*B
 	b.Intermediates = path[1:]
 
 	for _, c := range certs {
-		if !slices.Contains(path, c) && c != b.Root {
+		if !slices.Contains(path, c) && c != b.Root && !slices.Contains(impostors, c) {
 			fs = append(fs, warnf(CodeChainUnrelated, "certificate %s is not part of the chain of %s; it is dropped", displayName(c), displayName(leaf)))
 		}
 	}
@@ -133,8 +135,10 @@ func structuralLeaf(certs []*x509.Certificate) *x509.Certificate {
 	return certs[0]
 }
 
+// selfSigned checks the signature directly, not with CheckSignatureFrom, which also demands
+// that the signer be a CA: a self-signed leaf is self-signed too.
 func selfSigned(c *x509.Certificate) bool {
-	return bytes.Equal(c.RawSubject, c.RawIssuer) && c.CheckSignatureFrom(c) == nil
+	return bytes.Equal(c.RawSubject, c.RawIssuer) && c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
 }
 
 // sameKindNote clarifies a mismatch between two keys of the same kind and size.
