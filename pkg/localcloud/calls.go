@@ -22,16 +22,17 @@ type Call struct {
 
 // redacted parameter names: credentials, signatures and material.
 var redacted = map[string]bool{
-	"Signature": true, "SecurityToken": true, "BearerToken": true, "SignatureNonce": true,
 	"Cert": true, "Key": true, "EncryptCert": true, "EncryptPrivateKey": true, "SignCert": true, "SignPrivateKey": true,
 	"ServerCertificate": true, "PrivateKey": true, "SSLPub": true, "SSLPri": true, "Value": true,
 	"CommandContent": true, "Parameters": true,
 }
 
-// commonParams are the signer's own parameters, left out of the log to keep it readable.
+// commonParams are the signer's own parameters (credentials and signatures among them),
+// dropped from the log.
 var commonParams = map[string]bool{
 	"AccessKeyId": true, "Format": true, "SignatureMethod": true, "SignatureVersion": true,
 	"SignatureType": true, "Timestamp": true, "Version": true, "Action": true, "RegionId": true,
+	"Signature": true, "SecurityToken": true, "BearerToken": true, "SignatureNonce": true,
 }
 
 func logParams(p map[string]string) map[string]string {
