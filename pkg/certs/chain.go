@@ -152,6 +152,9 @@ func sameKindNote(certPub any, key crypto.Signer) string {
 // reordered describes how the input order differed from the path order, or returns "".
 func reordered(input, path []*x509.Certificate) string {
 	last := -1
+	if slices.Index(input, path[0]) > 0 {
+		last = len(input) // the leaf was not first: that alone is a reordering
+	}
 	for _, c := range path {
 		i := slices.Index(input, c)
 		if i < last {
