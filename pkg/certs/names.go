@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 )
@@ -58,7 +59,14 @@ func toASCII(n string) (string, error) {
 	if plain && !strings.HasPrefix(lower, "xn--") && !strings.Contains(lower, ".xn--") {
 		return lower, nil
 	}
+	if !utf8.ValidString(n) {
+		return "", fmt.Errorf("not valid UTF-8")
+	}
 	a, err := idna.Lookup.ToASCII(n)
+	if err == nil {
+		// The result must itself be a valid lookup name, or normalising would not be stable.
+		_, err = idna.Lookup.ToUnicode(a)
+	}
 	if err != nil {
 		return "", fmt.Errorf("not a valid internationalised domain name: %w", err)
 	}
