@@ -147,6 +147,9 @@ type Options struct {
 	// RetryDelay overrides the delay before redelivery attempt n (1-based) of a failed event
 	// stream batch; nil = the trigger's retry strategy at real speed.
 	RetryDelay func(attempt int) time.Duration
+	// OnTrigger, when set, is called after every invocation a trigger makes (Fire, FireTimer,
+	// timer schedules, MNS deliveries), from the trigger's goroutine.
+	OnTrigger func(TriggerRun)
 	// Now is the clock for timer payloads; nil = time.Now.
 	Now func() time.Time
 }

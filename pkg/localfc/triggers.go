@@ -164,10 +164,11 @@ func (r *Runtime) invokeWithRetries(ctx context.Context, fn, trigger string, pay
 	var err error
 	for n := 1; n <= attempts; n++ {
 		res, err = r.invoke(ctx, fn, payload, n-1)
+		r.logOutcome(fn, trigger, res, err)
 		if err != nil || res.Error == nil {
 			return res, err
 		}
-		r.event("trigger %s/%s: attempt %d/%d failed: %s: %s", fn, trigger, n, attempts, res.Error.Type, res.Error.Message)
+		r.event("trigger %s/%s: attempt %d/%d failed", fn, trigger, n, attempts)
 		if n < attempts {
 			if err := sleep(ctx, r.retryDelay(n, "async")); err != nil {
 				return res, err
@@ -367,10 +368,7 @@ func (r *Runtime) Start(ctx context.Context) error {
 					cancel()
 					return fmt.Errorf("localfc: function %s: trigger %s: %w", p.fn.Name, t.Name, err)
 				}
-				c.Schedule(sched, cron.FuncJob(func() {
-					res, err := r.fireTimer(ctx, p, t)
-					r.logOutcome(p.fn.Name, t.Name, res, err)
-				}))
+				c.Schedule(sched, cron.FuncJob(func() { _, _ = r.fireTimer(ctx, p, t) }))
 			case t.Type == sconfig.TypeEventBridge && t.EventBridge != nil && t.EventBridge.Source.Type == "MNS":
 				if t.EventBridge.TriggerEnable != nil && !*t.EventBridge.TriggerEnable {
 					continue
@@ -401,7 +399,17 @@ func (r *Runtime) Start(ctx context.Context) error {
 	return nil
 }
 
+// TriggerRun is one invocation made by a trigger, reported to Options.OnTrigger.
+type TriggerRun struct {
+	Function, Trigger string
+	Result            Result
+	Err               error // the runtime could not invoke
+}
+
 func (r *Runtime) logOutcome(fn, trigger string, res Result, err error) {
+	if r.opts.OnTrigger != nil {
+		r.opts.OnTrigger(TriggerRun{Function: fn, Trigger: trigger, Result: res, Err: err})
+	}
 	switch {
 	case err != nil:
 		r.event("trigger %s/%s: %v", fn, trigger, err)

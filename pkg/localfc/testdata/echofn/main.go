@@ -67,6 +67,9 @@ func handle(ctx context.Context, raw json.RawMessage) (reply, error) {
 	} else if err := json.Unmarshal(raw, &req); err != nil {
 		return reply{}, err
 	}
+	if strings.Contains(string(raw), "fail-me") {
+		return reply{}, errors.New("asked to fail")
+	}
 	fctx, ok := fccontext.FromContext(ctx)
 	if !ok {
 		return reply{}, errors.New("no fc context")

@@ -1,0 +1,33 @@
+package localfc
+
+import (
+	"path/filepath"
+	"time"
+
+	"github.com/certflow/certflow/pkg/sconfig"
+)
+
+// FromSConfig turns an s.yaml function into a Function: binary <code>/<handler> resolved
+// against the s.yaml folder, environment, memory, timeouts, hooks, triggers and async retries.
+// Credentials are left for the caller.
+func FromSConfig(p *sconfig.Project, fn *sconfig.Function) Function {
+	out := Function{
+		Name:                  fn.Name,
+		Binary:                filepath.Join(p.CodeDir(fn), fn.Handler),
+		Env:                   map[string]string{},
+		Timeout:               time.Duration(fn.Timeout) * time.Second,
+		MemoryMB:              fn.MemorySize,
+		Triggers:              fn.Triggers,
+		MaxAsyncRetryAttempts: fn.AsyncInvoke.MaxAsyncRetryAttempts,
+	}
+	for k, v := range fn.Env {
+		out.Env[k] = v
+	}
+	if h := fn.Lifecycle.Initializer; h != nil {
+		out.Initializer, out.InitializerTimeout = h.Handler, time.Duration(h.Timeout)*time.Second
+	}
+	if h := fn.Lifecycle.PreStop; h != nil {
+		out.PreStop, out.PreStopTimeout = h.Handler, time.Duration(h.Timeout)*time.Second
+	}
+	return out
+}
