@@ -31,8 +31,9 @@ type command struct {
 // commands lists every subcommand; each lives in its own file in this folder.
 var commands = map[string]command{
 	// one line per subcommand, e.g. "validate": {"check a certificate bundle", runValidate},
-	"check":  {"verify endpoints serve the right certificate over a trusted chain", runCheck},
-	"report": {"render a check run as a self-contained HTML page", runReport},
+	"check":   {"verify endpoints serve the right certificate over a trusted chain", runCheck},
+	"report":  {"render a check run as a self-contained HTML page", runReport},
+	"mapping": {"build or check an AIRec certificate_info.xlsx", runMapping},
 }
 
 func main() {
