@@ -11,7 +11,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/certflow/certflow/pkg/localcloud/airecemu"
 	"github.com/certflow/certflow/pkg/localcloud/mnsemu"
+	"github.com/certflow/certflow/pkg/localcloud/tlsfarm"
 )
 
 // extensions are the sub-emulators and servers around the POP endpoint.
@@ -20,7 +22,16 @@ type extensions struct {
 	mnsLn  net.Listener
 	mnsSrv *http.Server
 	airec  http.Handler
+	// airecSvc is the AIRec certificate API; airec is it as a handler.
+	airecSvc *airecemu.Service
+	farm     *tlsfarm.Farm
+	hosts    map[string]hostServer
+	// endpoints lists every TLS endpoint, in listing order.
+	endpoints []Endpoint
 }
+
+// hostServer is an ECS host that serves TLS itself.
+type hostServer interface{ Addr() string }
 
 func (c *Cloud) startExtensions() error {
 	c.ext.mns = mnsemu.New(mnsemu.Options{
@@ -49,6 +60,20 @@ func (c *Cloud) startExtensions() error {
 			return fmt.Errorf("localcloud: queue %s: %w", q.Name, err)
 		}
 	}
+	instances := map[string][]string{}
+	for _, a := range c.estate.AIRec {
+		instances[a.InstanceID] = a.Domains
+	}
+	c.ext.airecSvc = airecemu.New(airecemu.Options{Instances: instances, ValidateAfter: 200 * time.Millisecond})
+	c.ext.airec = c.ext.airecSvc
+	for _, a := range c.estate.AIRec {
+		if err := c.ext.airecSvc.Seed(a.InstanceID, c.ca.ChainPEM(c.old), c.old.KeyPEM()); err != nil {
+			return fmt.Errorf("localcloud: %w", err)
+		}
+	}
+	if err := c.listenAll(); err != nil {
+		return err
+	}
 	var err error
 	if c.ext.mnsLn, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 		return fmt.Errorf("localcloud: mns listen: %w", err)
@@ -61,6 +86,9 @@ func (c *Cloud) startExtensions() error {
 
 func (c *Cloud) closeExtensions() error {
 	var errs []error
+	if c.ext.farm != nil {
+		errs = append(errs, c.ext.farm.Close())
+	}
 	if c.ext.mnsSrv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		errs = append(errs, c.ext.mnsSrv.Shutdown(ctx))

@@ -1,0 +1,141 @@
+package localcloud
+
+import (
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/cdn"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/slb"
+
+	"github.com/certflow/certflow/pkg/config"
+)
+
+// served dials addr with SNI name, verifying the chain against the local root, and
+// returns the leaf's SHA-256.
+func served(t *testing.T, c *Cloud, addr, name string) string {
+	t.Helper()
+	conn, err := tls.DialWithDialer(&netDialer, "tcp", addr, &tls.Config{ServerName: name, RootCAs: c.CA().Pool()})
+	if err != nil {
+		t.Fatalf("dial %s (%s): %v", name, addr, err)
+	}
+	defer conn.Close()
+	sum := sha256.Sum256(conn.ConnectionState().PeerCertificates[0].Raw)
+	return hex.EncodeToString(sum[:])
+}
+
+func TestTLSEndpoints(t *testing.T) {
+	c := startCloud(t, "")
+	cl := newClients(t, c, nil)
+	info, err := c.Info()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for _, ep := range info.Endpoints {
+		kinds[ep.Kind]++
+		if got := served(t, c, ep.Address, ep.Name); got != c.InitialCertificate().SHA256() {
+			t.Errorf("%s %s serves %s, want the estate certificate", ep.Kind, ep.Name, got)
+		}
+	}
+	if kinds["clb"] != 3 || kinds["cdn"] != 6 || kinds["ecs"] != 2 || kinds["airec"] != 2 {
+		t.Fatalf("endpoints per kind %v", kinds)
+	}
+	data, err := os.ReadFile(info.Targets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse(info.Targets, data)
+	if err != nil {
+		t.Fatalf("generated targets do not validate: %v", err)
+	}
+	if len(cfg.Targets) != 3+6+2 {
+		t.Fatalf("targets %d", len(cfg.Targets))
+	}
+	find := func(name string) Endpoint {
+		for _, ep := range info.Endpoints {
+			if ep.Name == name {
+				return ep
+			}
+		}
+		t.Fatalf("no endpoint %s", name)
+		return Endpoint{}
+	}
+
+	t.Run("SNI extension serves its own certificate", func(t *testing.T) {
+		hz := cl.slb("cn-hangzhou")
+		leaf := issue(t, c, "api.example.com")
+		up := slb.CreateUploadServerCertificateRequest()
+		up.ServerCertificate, up.PrivateKey = string(c.CA().ChainPEM(leaf)), string(leaf.KeyPEM())
+		resp, err := hz.UploadServerCertificate(up)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := slb.CreateDescribeDomainExtensionsRequest()
+		d.LoadBalancerId, d.ListenerPort = "lb-bp1localweb01", "443"
+		exts, err := hz.DescribeDomainExtensions(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := slb.CreateSetDomainExtensionAttributeRequest()
+		s.DomainExtensionId, s.ServerCertificateId = exts.DomainExtensions.DomainExtension[0].DomainExtensionId, resp.ServerCertificateId
+		if _, err := hz.SetDomainExtensionAttribute(s); err != nil {
+			t.Fatal(err)
+		}
+		api := find("api.example.com")
+		if got := served(t, c, api.Address, "api.example.com"); got != leaf.SHA256() {
+			t.Fatalf("api serves %s, want new %s", got, leaf.SHA256())
+		}
+		if got := served(t, c, api.Address, "www.example.com"); got != c.InitialCertificate().SHA256() {
+			t.Fatal("default certificate changed with the extension")
+		}
+	})
+
+	t.Run("redirect and HSTS only when enforced", func(t *testing.T) {
+		ep := find("img1.example.com")
+		noRedirect := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+			Transport: &http.Transport{Proxy: nil}}
+		get := func() *http.Response {
+			req, _ := http.NewRequest("GET", "http://"+ep.HTTP+"/x", nil)
+			req.Host = "img1.example.com"
+			resp, err := noRedirect.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp
+		}
+		if r := get(); r.StatusCode/100 == 3 {
+			t.Fatalf("redirects before enforcement: %d", r.StatusCode)
+		}
+		hsts := func() string {
+			tr := &http.Transport{Proxy: nil, TLSClientConfig: &tls.Config{ServerName: "img1.example.com", RootCAs: c.CA().Pool()}}
+			hc := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+			resp, err := hc.Get("https://" + ep.Address + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.Header.Get("Strict-Transport-Security")
+		}
+		if h := hsts(); h != "" {
+			t.Fatalf("HSTS before enforcement: %q", h)
+		}
+		req := cdn.CreateBatchSetCdnDomainConfigRequest()
+		req.DomainNames = "img1.example.com"
+		req.Functions = `[{"functionName":"https_force","functionArgs":[{"argName":"enable","argValue":"on"}]},{"functionName":"HSTS","functionArgs":[{"argName":"enabled","argValue":"on"},{"argName":"https_hsts_max_age","argValue":"5184000"}]}]`
+		if _, err := cl.cdn.BatchSetCdnDomainConfig(req); err != nil {
+			t.Fatal(err)
+		}
+		if r := get(); r.StatusCode != http.StatusMovedPermanently || r.Header.Get("Location") != "https://img1.example.com/x" {
+			t.Fatalf("after https_force: %d %q", r.StatusCode, r.Header.Get("Location"))
+		}
+		if h := hsts(); h != "max-age=5184000" {
+			t.Fatalf("HSTS after enforcement: %q", h)
+		}
+	})
+}
