@@ -21,17 +21,18 @@ type hstsHeader struct {
 	err     error
 }
 
-// readHSTS sends one HEAD / over an established TLS connection and records the
-// Strict-Transport-Security header. Nothing secret is sent.
+// readHSTS sends one GET / over an established TLS connection and records the
+// Strict-Transport-Security header; the body is not read. Nothing secret is sent. GET rather
+// than HEAD because some servers never answer HEAD.
 func readHSTS(conn net.Conn, host string) *hstsHeader {
-	req, err := http.NewRequest(http.MethodHead, "https://"+host+"/", nil)
+	req, err := http.NewRequest(http.MethodGet, "https://"+host+"/", nil)
 	if err != nil {
 		return &hstsHeader{err: err}
 	}
 	req.Header.Set("User-Agent", "certflow-probe")
 	req.Close = true
 	if err := req.Write(conn); err != nil {
-		return &hstsHeader{err: fmt.Errorf("send HEAD over https: %w", err)}
+		return &hstsHeader{err: fmt.Errorf("send GET over https: %w", err)}
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
 	if err != nil {

@@ -62,7 +62,8 @@ type Options struct {
 	CheckHTTP bool
 	// HSTSMinAge is the shortest acceptable HSTS max-age (180 days when 0).
 	HSTSMinAge time.Duration
-	// Timeout bounds one whole probe, HTTP checks included (10 s when 0).
+	// Timeout bounds each of the two network steps of a probe: the TLS handshake with its
+	// HSTS read, and the plain-HTTP redirect check (10 s when 0).
 	Timeout time.Duration
 	// Now is the clock (time.Now when nil); tests move it to cross expiry thresholds.
 	Now func() time.Time
@@ -145,11 +146,11 @@ func Probe(ctx context.Context, ep Endpoint, opts Options) Result {
 		res.add(SeverityError, CodeUnreachable, err.Error())
 		return res.finish()
 	}
-	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	tlsCtx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 
 	now := opts.Now()
-	state, chainFindings, hsts, ms, err := handshake(ctx, name, addr, opts, now)
+	state, chainFindings, hsts, ms, err := handshake(tlsCtx, name, addr, opts, now)
 	if err != nil {
 		var de *dialError
 		if errors.As(err, &de) {
@@ -175,7 +176,10 @@ func Probe(ctx context.Context, ep Endpoint, opts Options) Result {
 		if hsts != nil {
 			res.Findings = append(res.Findings, hsts.findings(opts.HSTSMinAge)...)
 		}
-		res.Findings = append(res.Findings, checkRedirect(ctx, name, httpAddr)...)
+		// Its own budget: a slow HTTPS answer must not starve the redirect check.
+		httpCtx, cancel := context.WithTimeout(ctx, opts.Timeout)
+		defer cancel()
+		res.Findings = append(res.Findings, checkRedirect(httpCtx, name, httpAddr)...)
 	}
 	return res.finish()
 }
@@ -268,7 +272,7 @@ func (e *dialError) Unwrap() error { return e.err }
 // handshake dials addr and completes a TLS handshake offering TLS 1.0–1.3, so that a server stuck
 // on an old version is observed rather than refused. The chain is captured, not trusted: the
 // caller verifies it explicitly with verifyServed before drawing any conclusion. The handshake
-// itself still proves the server holds the leaf's key. When the chain verifies, one HEAD request
+// itself still proves the server holds the leaf's key. When the chain verifies, one GET request
 // reads the HSTS header over the same connection.
 func handshake(ctx context.Context, name, addr string, opts Options, now time.Time) (tls.ConnectionState, []Finding, *hstsHeader, int64, error) {
 	var d net.Dialer

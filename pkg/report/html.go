@@ -150,7 +150,7 @@ func buildChart(eps []probe.Result, warn int) chart {
 	}
 	for i, r := range sorted {
 		y := topMargin + rowHeight*float64(i)
-		b := bar{Y: y + 3, TextY: y + 14, Label: r.Name, LabelWidth: labelWidth - 8}
+		b := bar{Y: y + 3, TextY: y + 14, Label: shorten(r.Name, 40), LabelWidth: labelWidth - 8}
 		if r.Served == nil {
 			b.NoCert, b.Days, b.DaysX = true, "no certificate served", x(0)+4
 			c.Bars = append(c.Bars, b)
@@ -175,6 +175,15 @@ func buildChart(eps []probe.Result, warn int) chart {
 		c.Bars = append(c.Bars, b)
 	}
 	return c
+}
+
+// shorten keeps chart labels inside the label column; the table shows the full name.
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }
 
 // ticks picks about six round day values across [lo, hi].
