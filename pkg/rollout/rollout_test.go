@@ -175,7 +175,7 @@ func TestDeadlineLeavesRetryableRemainder(t *testing.T) {
 	start := time.Now()
 	res := e.Run(ctx, tasks)
 	el := time.Since(start)
-	if el > 200*time.Millisecond {
+	if el > 500*time.Millisecond { // generous for loaded CI; the stuck task alone would take 2s
 		t.Errorf("Run took %v; the deadline minus margin was 150ms", el)
 	}
 	rep := NewReport(1, "ab", false, res)
