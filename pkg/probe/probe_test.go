@@ -1,10 +1,13 @@
 package probe_test
 
 import (
+	"context"
 	"crypto/tls"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -174,9 +177,15 @@ func TestProbeSharedAddressSNI(t *testing.T) {
 	ca := newCA(t, "vip")
 	www := issue(t, ca, nil, localca.Template{DNSNames: []string{"www.example.com"}})
 	shop := issue(t, ca, nil, localca.Template{DNSNames: []string{"shop.example.net"}})
-	var seen []string
+	var (
+		mu   sync.Mutex
+		seen []string
+	)
+	lastSNI := func() string { mu.Lock(); defer mu.Unlock(); return seen[len(seen)-1] }
 	cfg := &tls.Config{GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		mu.Lock()
 		seen = append(seen, hello.ServerName)
+		mu.Unlock()
 		if hello.ServerName == "www.example.com" {
 			c := tlsCert(www, ca.Intermediate)
 			return &c, nil
@@ -184,6 +193,8 @@ func TestProbeSharedAddressSNI(t *testing.T) {
 		c := tlsCert(shop, ca.Intermediate) // the VIP's default site
 		return &c, nil
 	}}
+	// Without SNI the server answers with its first certificate: the default site again.
+	cfg.Certificates = []tls.Certificate{tlsCert(shop, ca.Intermediate)}
 	addr := serveTLS(t, cfg, nil)
 
 	t.Run("right name is sent as SNI and gets its own certificate", func(t *testing.T) {
@@ -192,8 +203,8 @@ func TestProbeSharedAddressSNI(t *testing.T) {
 		if !r.OK || len(r.Findings) != 0 {
 			t.Fatalf("findings %+v", r.Findings)
 		}
-		if seen[len(seen)-1] != "www.example.com" {
-			t.Errorf("server saw SNI %q", seen[len(seen)-1])
+		if got := lastSNI(); got != "www.example.com" {
+			t.Errorf("server saw SNI %q", got)
 		}
 	})
 	t.Run("name the address does not host gets the default site", func(t *testing.T) {
@@ -206,8 +217,19 @@ func TestProbeSharedAddressSNI(t *testing.T) {
 		if !strings.Contains(f.Message, `got CN "shop.example.net"`) || !strings.Contains(f.Message, probe.Serial(shop.Cert)) {
 			t.Errorf("stale message %q does not say what was served", f.Message)
 		}
-		if seen[len(seen)-1] != "api.example.com" {
-			t.Errorf("server saw SNI %q", seen[len(seen)-1])
+		if got := lastSNI(); got != "api.example.com" {
+			t.Errorf("server saw SNI %q", got)
+		}
+	})
+	t.Run("without SNI (an IP as the name) the default site answers and is caught", func(t *testing.T) {
+		host, _, _ := net.SplitHostPort(addr)
+		r := probe.Probe(t.Context(), probe.Endpoint{Name: host, Address: addr},
+			probe.Options{Roots: ca.Pool(), ExpectSHA256: www.SHA256()})
+		if got := codes(r); !slices.Equal(got, []string{probe.CodeHostnameMismatch, probe.CodeStaleCertificate}) {
+			t.Fatalf("codes %v", got)
+		}
+		if f, _ := finding(r, probe.CodeStaleCertificate); !strings.Contains(f.Message, `got CN "shop.example.net"`) {
+			t.Errorf("stale message %q", f.Message)
 		}
 	})
 }
@@ -277,6 +299,26 @@ func TestProbeHTTP(t *testing.T) {
 			t.Fatalf("findings %+v", r.Findings)
 		}
 	})
+}
+
+func TestProbeAllCancelled(t *testing.T) {
+	addr := serveSilent(t)
+	eps := make([]probe.Endpoint, 200)
+	for i := range eps {
+		eps[i] = probe.Endpoint{Name: "www.example.com", Address: addr}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start := time.Now()
+	res := probe.ProbeAll(ctx, eps, probe.Options{Timeout: time.Minute}, 10, nil)
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("cancelled run took %v", took)
+	}
+	for i, r := range res {
+		if r.OK || len(r.Findings) != 1 {
+			t.Fatalf("result %d after cancel: %+v", i, r)
+		}
+	}
 }
 
 func TestDaysLeft(t *testing.T) {
