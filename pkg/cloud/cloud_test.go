@@ -689,3 +689,14 @@ func TestMNSBadEndpointIsAnErrorNotAPanic(t *testing.T) {
 		t.Error("invalid queue name accepted")
 	}
 }
+
+// BenchmarkCASClient measures building a client per task (Clients hands
+// out a fresh one per call because a shared SDK client races).
+func BenchmarkCASClient(b *testing.B) {
+	c := New(Options{Endpoint: "http://127.0.0.1:18080"}, NewProvider(stsCreds()))
+	for b.Loop() {
+		if _, err := c.CAS("cn-hangzhou"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
