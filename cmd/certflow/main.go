@@ -34,6 +34,7 @@ var commands = map[string]command{
 	"check":   {"verify endpoints serve the right certificate over a trusted chain", runCheck},
 	"report":  {"render a check run as a self-contained HTML page", runReport},
 	"mapping": {"build or check an AIRec certificate_info.xlsx", runMapping},
+	"local":   {"run the local cloud (local up) and local functions", runLocal},
 }
 
 func main() {
