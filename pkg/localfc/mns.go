@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"strings"
 	"time"
 
@@ -51,7 +52,11 @@ func (m MNS) OpenQueue(region, name string) (q Queue, err error) {
 	if c.AccessKeyID == "" || c.AccessKeySecret == "" {
 		return nil, fmt.Errorf("mns queue %s/%s: no credentials", region, name)
 	}
-	endpoint := fmt.Sprintf("http://%s.mns.%s.aliyuncs.com", m.AccountID, region)
+	scheme := "https"
+	if m.Addr != "" {
+		scheme = "http" // the local cloud's MNS speaks plain HTTP on loopback
+	}
+	endpoint := fmt.Sprintf("%s://%s.mns.%s.aliyuncs.com", scheme, m.AccountID, region)
 	// The SDK's constructors panic on bad input; turn that into an error here.
 	defer func() {
 		if p := recover(); p != nil {
@@ -72,6 +77,23 @@ func (m MNS) OpenQueue(region, name string) (q Queue, err error) {
 		}})
 	}
 	return &sdkQueue{q: ali_mns.NewMNSQueue(name, client), name: name}, nil
+}
+
+// MNSFromEndpoint returns an MNS opener for a CERTFLOW_MNS_ENDPOINT-style URL: a loopback
+// URL (the local cloud) is dialled directly behind the real-looking endpoint; a real
+// http(s)://<account>.mns.<region>.aliyuncs.com URL is used as is.
+func MNSFromEndpoint(endpoint, accountID string, creds func() Credentials) (MNS, error) {
+	u, err := url.Parse(strings.TrimSpace(endpoint))
+	if err != nil || u.Host == "" {
+		return MNS{}, fmt.Errorf("mns endpoint %q: want http://host:port", endpoint)
+	}
+	m := MNS{AccountID: accountID, Creds: creds}
+	if ip := net.ParseIP(u.Hostname()); (ip != nil && ip.IsLoopback()) || u.Hostname() == "localhost" {
+		m.Addr = u.Host
+	} else if acct, _, ok := strings.Cut(u.Hostname(), "."); ok && accountID == "" {
+		m.AccountID = acct
+	}
+	return m, nil
 }
 
 // localTransport sends every request, Host header unchanged, to one local address.

@@ -31,3 +31,19 @@ func FromSConfig(p *sconfig.Project, fn *sconfig.Function) Function {
 	}
 	return out
 }
+
+// AddProject adds every fc3 function of p (see FromSConfig), each with env added to its own
+// environment (e.g. PassThrough's local cloud endpoints) and creds as its role credentials.
+func (r *Runtime) AddProject(p *sconfig.Project, env map[string]string, creds func() Credentials) error {
+	for _, sf := range p.Functions() {
+		fn := FromSConfig(p, &sf)
+		for k, v := range env {
+			fn.Env[k] = v
+		}
+		fn.Credentials = creds
+		if err := r.Add(fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}

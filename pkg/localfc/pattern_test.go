@@ -1,0 +1,75 @@
+package localfc
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/certflow/certflow/pkg/sconfig"
+)
+
+func TestMatchPattern(t *testing.T) {
+	ev := `{"source":"acs.cas","type":"cas:ActionTrail:ApiCall","data":{"eventName":"UploadUserCertificate","tags":["a","b"],"n":5}}`
+	for _, tc := range []struct {
+		name, pattern string
+		want          bool
+	}{
+		{"empty", `{}`, true},
+		{"exact", `{"source":["acs.cas"]}`, true},
+		{"exact miss", `{"source":["acs.slb"]}`, false},
+		{"prefix", `{"type":[{"prefix":"cas:ActionTrail:"}]}`, true},
+		{"anything-but prefix", `{"type":[{"anything-but":{"prefix":"cas:ActionTrail:"}}]}`, false},
+		{"anything-but list", `{"source":[{"anything-but":["acs.slb"]}]}`, true},
+		{"suffix", `{"type":[{"suffix":"ApiCall"}]}`, true},
+		{"nested", `{"data":{"eventName":["UploadUserCertificate","X"]}}`, true},
+		{"nested miss", `{"data":{"eventName":["DeleteUserCertificate"]}}`, false},
+		{"array field", `{"data":{"tags":["b"]}}`, true},
+		{"number", `{"data":{"n":[5]}}`, true},
+		{"exists", `{"data":{"certId":[{"exists":false}]}}`, true},
+		{"exists miss", `{"data":{"certId":[{"exists":true}]}}`, false},
+		{"ignore case", `{"source":[{"equals-ignore-case":"ACS.CAS"}]}`, true},
+		{"missing object", `{"detail":{"x":["y"]}}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := sconfig.ParsePattern(tc.pattern)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]any
+			if err := json.Unmarshal([]byte(ev), &m); err != nil {
+				t.Fatal(err)
+			}
+			if got := matchPattern(p, m); got != tc.want {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestMNSFromEndpoint(t *testing.T) {
+	creds := func() Credentials { return testCreds }
+	for _, tc := range []struct {
+		name, endpoint, account, addr, wantAccount string
+		bad                                        bool
+	}{
+		{"local", "http://127.0.0.1:18081", "1111", "127.0.0.1:18081", "1111", false},
+		{"localhost", "http://localhost:9", "1111", "localhost:9", "1111", false},
+		{"real", "https://2222.mns.cn-hangzhou.aliyuncs.com", "", "", "2222", false},
+		{"garbage", "::", "", "", "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := MNSFromEndpoint(tc.endpoint, tc.account, creds)
+			if tc.bad {
+				if err == nil {
+					t.Fatal("no error")
+				}
+				return
+			}
+			if err != nil || m.Addr != tc.addr || m.AccountID != tc.wantAccount {
+				t.Errorf("got %+v, %v", m, err)
+			}
+		})
+	}
+	if _, err := (MNS{AccountID: "1", Creds: func() Credentials { return Credentials{} }}).OpenQueue("cn-hangzhou", "q"); err == nil {
+		t.Error("opened a queue without credentials")
+	}
+}
