@@ -61,6 +61,10 @@ type Host struct {
 
 	runMu sync.Mutex // serialises Run and Install
 
+	// life is cancelled by Close, killing any script still running.
+	life context.Context
+	end  context.CancelFunc
+
 	mu       sync.Mutex
 	certPath string // host (production) paths the web server loads
 	keyPath  string
@@ -82,6 +86,7 @@ func New(dir string, cfg Config) (*Host, error) {
 		return nil, fmt.Errorf("ecshost %s: sandbox dir: %w", cfg.InstanceID, err)
 	}
 	h := &Host{dir: abs, cfg: cfg}
+	h.life, h.end = context.WithCancel(context.Background())
 	for _, d := range []string{"root", "bin", "home", "tmp", "run", "nginx/logs", "nginx/temp"} {
 		if err := os.MkdirAll(filepath.Join(abs, d), 0o755); err != nil {
 			return nil, fmt.Errorf("ecshost %s: %w", cfg.InstanceID, err)
@@ -273,6 +278,7 @@ func (h *Host) Run(ctx context.Context, script string, timeout time.Duration) (o
 	}
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	defer context.AfterFunc(h.life, cancel)()
 	var cmd *exec.Cmd
 	if h.mode == IsolationMount {
 		args := append([]string{}, h.unshare...)
@@ -311,6 +317,8 @@ func (h *Host) Run(ctx context.Context, script string, timeout time.Duration) (o
 		return out.Bytes(), -1, fmt.Errorf("ecshost %s: %w after %v", h.cfg.InstanceID, ErrTimeout, timeout)
 	case ctx.Err() != nil:
 		return out.Bytes(), -1, fmt.Errorf("ecshost %s: %w", h.cfg.InstanceID, ctx.Err())
+	case h.life.Err() != nil:
+		return out.Bytes(), -1, fmt.Errorf("ecshost %s: host closed while the script ran", h.cfg.InstanceID)
 	}
 	var ee *exec.ExitError
 	if errors.As(runErr, &ee) {
@@ -322,8 +330,8 @@ func (h *Host) Run(ctx context.Context, script string, timeout time.Duration) (o
 	return out.Bytes(), 0, nil
 }
 
-// Close stops the web server and waits until no process of this host is
-// left. The sandbox folder is kept for inspection.
+// Close kills any running script, stops the web server and waits until no
+// process of this host is left. The sandbox folder is kept for inspection.
 func (h *Host) Close() error {
 	h.mu.Lock()
 	if h.closed {
@@ -332,6 +340,9 @@ func (h *Host) Close() error {
 	}
 	h.closed = true
 	h.mu.Unlock()
+	h.end()
+	h.runMu.Lock() // the running script, if any, is gone once this returns
+	defer h.runMu.Unlock()
 	if h.ng != nil {
 		return h.ng.close()
 	}

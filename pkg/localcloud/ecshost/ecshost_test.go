@@ -348,3 +348,32 @@ func TestRewrite(t *testing.T) {
 		t.Fatal("root prefix accepted")
 	}
 }
+
+func TestCloseKillsRunningScript(t *testing.T) {
+	useNginx := false
+	h, err := New(t.TempDir(), Config{InstanceID: "i-close", UseNginx: &useNginx, Isolation: IsolationRewrite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := h.Run(t.Context(), "sleep 30", time.Minute)
+		done <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	start := time.Now()
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err == nil || time.Since(start) > 5*time.Second {
+			t.Fatalf("run after close: err %v after %v", err, time.Since(start))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close left the script running")
+	}
+	if _, _, err := h.Run(t.Context(), "true", time.Second); err == nil {
+		t.Fatal("Run after Close succeeded")
+	}
+}

@@ -488,3 +488,29 @@ func TestDelaySeconds(t *testing.T) {
 }
 
 func bufioReader(b []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(b)) }
+
+// BenchmarkSendReceiveDelete measures one message's full round trip through
+// the SDK: send, receive, delete.
+func BenchmarkSendReceiveDelete(b *testing.B) {
+	svc := mnsemu.New(mnsemu.Options{Secrets: func(string) (string, bool) { return akSecret, true }})
+	srv := httptest.NewServer(svc)
+	defer srv.Close()
+	if err := svc.CreateQueue("bench", mnsemu.QueueAttrs{}); err != nil {
+		b.Fatal(err)
+	}
+	c := ali_mns.NewAliMNSClientWithConfig(ali_mns.AliMNSClientConfig{EndPoint: endpoint, AccessKeyId: akID, AccessKeySecret: akSecret})
+	c.SetTransport(toLocal{&fasthttp.HostClient{Addr: strings.TrimPrefix(srv.URL, "http://")}})
+	q := ali_mns.NewMNSQueue("bench", c)
+	for b.Loop() {
+		if _, err := q.SendMessage(ali_mns.MessageSendRequest{MessageBody: "eyJ0YXNrIjoxfQ==", Priority: 8}); err != nil {
+			b.Fatal(err)
+		}
+		m, err := receive(q, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := q.DeleteMessage(m.ReceiptHandle); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
