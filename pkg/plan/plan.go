@@ -32,6 +32,13 @@ type Coverer interface {
 	Covers(name string) bool
 }
 
+// Namer is optionally implemented by a Coverer (as *certs.Bundle does) to list the
+// certificate's names; offline, Build uses it to tell whether a CDN pattern could
+// expand to anything the certificate covers.
+type Namer interface {
+	Names() []string
+}
+
 // DomainLister returns the account's CDN domain names (all pages). nil = offline.
 type DomainLister func(ctx context.Context) ([]string, error)
 
@@ -112,7 +119,13 @@ func Build(ctx context.Context, cfg *config.Config, c Coverer, only []string, li
 				}
 			}
 			if keep {
-				items = append(items, Item{Target: t, ID: patternID, Action: ActionExpand, Reason: reason})
+				it := Item{Target: t, ID: patternID, Action: ActionExpand, Reason: reason}
+				if n, ok := c.(Namer); ok && !anyUnder(n.Names(), t.Domain) {
+					it.Action = ActionNotCovered
+					it.Missing = []string{t.Domain}
+					it.Reason = "certificate covers no name " + t.Domain + " can expand to"
+				}
+				items = append(items, it)
 			}
 			continue
 		}
@@ -217,6 +230,18 @@ func matchesPattern(d, pattern string) bool {
 	}
 	label, ok := strings.CutSuffix(d, "."+suffix)
 	return ok && label != "" && label != "*" && !strings.ContainsAny(label, ".*")
+}
+
+// anyUnder reports whether any certificate name could serve a domain pattern
+// expands to: the wildcard *.suffix itself or a name one label under suffix.
+func anyUnder(names []string, pattern string) bool {
+	for _, n := range names {
+		n = strings.ToLower(strings.TrimSuffix(n, "."))
+		if n == pattern || matchesPattern(n, pattern) {
+			return true
+		}
+	}
+	return false
 }
 
 // listSome renders up to maxListed domains for a message.

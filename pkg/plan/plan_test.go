@@ -303,3 +303,29 @@ ecs:i-shop1=not_covered[shop.example.net]
 		t.Fatalf("plan:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// namedSANs is a Coverer that also lists its names, like *certs.Bundle.
+type namedSANs struct{ sans }
+
+func (n namedSANs) Names() []string { return n.sans }
+
+func TestOfflinePatternWithNamer(t *testing.T) {
+	cfg := mustConfig(t, "targets:\n  - kind: cdn\n    domain: \"*.example.com\"\n")
+	tests := []struct {
+		names []string
+		want  string
+	}{
+		{[]string{"*.example.com"}, plan.ActionExpand},
+		{[]string{"img1.example.com"}, plan.ActionExpand},
+		{[]string{"www.other.org", "example.com"}, plan.ActionNotCovered},
+		{[]string{"a.b.example.com"}, plan.ActionNotCovered},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.names, ","), func(t *testing.T) {
+			items, err := plan.Build(t.Context(), cfg, namedSANs{sans(tc.names)}, nil, nil)
+			if err != nil || len(items) != 1 || items[0].Action != tc.want {
+				t.Fatalf("items %+v, err %v; want %s", items, err, tc.want)
+			}
+		})
+	}
+}
