@@ -35,6 +35,7 @@ var commands = map[string]command{
 	"report":  {"render a check run as a self-contained HTML page", runReport},
 	"mapping": {"build or check an AIRec certificate_info.xlsx", runMapping},
 	"local":   {"run the local cloud (local up) and local functions", runLocal},
+	"plan":    {"show which targets a certificate would be deployed to", runPlan},
 }
 
 func main() {
