@@ -1,7 +1,12 @@
 package localfc
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/certflow/certflow/pkg/sconfig"
@@ -71,5 +76,47 @@ func TestMNSFromEndpoint(t *testing.T) {
 	}
 	if _, err := (MNS{AccountID: "1", Creds: func() Credentials { return Credentials{} }}).OpenQueue("cn-hangzhou", "q"); err == nil {
 		t.Error("opened a queue without credentials")
+	}
+}
+
+// TestRepoSampleEventsMatchOneTrigger: each EventBridge sample in events/ passes exactly one
+// of the deployer's s.yaml filter patterns, so `make demo` and the deployed rules agree.
+func TestRepoSampleEventsMatchOneTrigger(t *testing.T) {
+	fns := repoFunctions(t)
+	dep := fns["certflow-deployer"]
+	for _, name := range []string{"cas-certificate-issued.json", "cas-certificate-renewed.json", "actiontrail-upload.json"} {
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("..", "..", "events", name))
+			if errors.Is(err, fs.ErrNotExist) {
+				t.Skip("sample not present yet")
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var evs []map[string]any
+			if data = bytes.TrimSpace(data); len(data) > 0 && data[0] == '[' {
+				err = json.Unmarshal(data, &evs)
+			} else {
+				var one map[string]any
+				err = json.Unmarshal(data, &one)
+				evs = append(evs, one)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var matched []string
+			for _, tr := range dep.Triggers {
+				p, err := sconfig.ParsePattern(tr.EventBridge.FilterPattern)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if matchPattern(p, evs[0]) {
+					matched = append(matched, tr.Name)
+				}
+			}
+			if len(matched) != 1 {
+				t.Errorf("matched triggers %v, want exactly one", matched)
+			}
+		})
 	}
 }
