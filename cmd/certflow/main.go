@@ -31,11 +31,12 @@ type command struct {
 // commands lists every subcommand; each lives in its own file in this folder.
 var commands = map[string]command{
 	// one line per subcommand, e.g. "validate": {"check a certificate bundle", runValidate},
-	"check":   {"verify endpoints serve the right certificate over a trusted chain", runCheck},
-	"report":  {"render a check run as a self-contained HTML page", runReport},
-	"mapping": {"build or check an AIRec certificate_info.xlsx", runMapping},
-	"local":   {"run the local cloud (local up) and local functions", runLocal},
-	"plan":    {"show which targets a certificate would be deployed to", runPlan},
+	"check":    {"verify endpoints serve the right certificate over a trusted chain", runCheck},
+	"report":   {"render a check run as a self-contained HTML page", runReport},
+	"mapping":  {"build or check an AIRec certificate_info.xlsx", runMapping},
+	"validate": {"check a certificate bundle (PEM or PFX) before deploying it", runValidate},
+	"plan":     {"show which targets a certificate would be deployed to", runPlan},
+	"local":    {"run the local cloud (local up) and local functions", runLocal},
 }
 
 func main() {

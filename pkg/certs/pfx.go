@@ -24,6 +24,9 @@ func ParsePFX(data []byte, password string, opts Options) (b *Bundle, fs []Findi
 			b, fs = nil, []Finding{errorf(CodePFXMalformed, "%s: not a readable PFX/PKCS#12 file (decoder failure)", what)}
 		}
 	}()
+	if err := checkPFXIterations(data); err != nil {
+		return nil, []Finding{errorf(CodePFXUnsupported, "%s asks for %v; re-export it with standard settings", what, err)}
+	}
 	key, leaf, cas, err := pkcs12.DecodeChain(data, password)
 	if err != nil {
 		return nil, []Finding{pfxFinding(what, password, err)}

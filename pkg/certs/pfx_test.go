@@ -3,10 +3,12 @@ package certs
 import (
 	"crypto"
 	"crypto/x509"
+	"encoding/asn1"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/certflow/certflow/pkg/localca"
 	"software.sslmate.com/src/go-pkcs12"
@@ -155,4 +157,50 @@ func writePFX(t *testing.T, enc *pkcs12.Encoder, key crypto.Signer, leaf *x509.C
 		t.Fatal(err)
 	}
 	return p
+}
+
+// A PFX demanding absurd iteration counts is refused at once, not computed for hours.
+func TestParsePFXIterationLimit(t *testing.T) {
+	ca := newCA(t, "iter")
+	leaf := issue(t, ca, localca.Template{DNSNames: []string{"www.example.com"}, KeyType: localca.ECDSAP256})
+	type macData struct {
+		Digest     asn1.RawValue
+		Salt       []byte
+		Iterations int64 `asn1:"optional,default:1"`
+	}
+	type pfxPDU struct {
+		Version  int
+		AuthSafe asn1.RawValue
+		Mac      macData
+	}
+	for name, enc := range map[string]*pkcs12.Encoder{"LegacyRC2": pkcs12.LegacyRC2, "Modern2023": pkcs12.Modern2023} {
+		t.Run(name, func(t *testing.T) {
+			good, err := enc.Encode(leaf.Key, leaf.Cert, []*x509.Certificate{ca.Intermediate.Cert}, "pw")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var p pfxPDU
+			if _, err := asn1.Unmarshal(good, &p); err != nil {
+				t.Fatal(err)
+			}
+			p.Mac.Iterations = 1 << 40
+			bad, err := asn1.Marshal(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			_, fs := ParsePFX(bad, "pw", opts(ca))
+			wantCodes(t, fs, CodePFXUnsupported)
+			if !strings.Contains(fs[0].Message, "an iteration count of 1099511627776 (certflow accepts at most 2000000)") {
+				t.Errorf("message %q", fs[0].Message)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("refusing took %v", d)
+			}
+			// The untouched file still passes the guard.
+			if _, fs := ParsePFX(good, "pw", opts(ca)); HasErrors(fs) {
+				t.Errorf("good PFX: %v", fs)
+			}
+		})
+	}
 }
