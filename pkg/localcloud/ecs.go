@@ -1,14 +1,16 @@
 package localcloud
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/certflow/certflow/pkg/localcloud/ecshost"
 )
 
 var ecsActions = map[string]actionFunc{
@@ -176,7 +178,7 @@ func (c *Cloud) runOn(inv *invocation, r *invocationResult, h *ecsInstance, scri
 	defer c.st.mu.Unlock()
 	r.Finished, r.ExitCode, r.Output = time.Now(), code, out
 	switch {
-	case err != nil && errorsIsTimeout(err):
+	case errors.Is(err, ecshost.ErrTimeout):
 		r.Status, r.ErrorInfo = "Timeout", "the command timed out"
 	case err != nil:
 		r.Status, r.ErrorInfo = "Error", err.Error()
@@ -186,10 +188,6 @@ func (c *Cloud) runOn(inv *invocation, r *invocationResult, h *ecsInstance, scri
 		r.Status = "Failed"
 		r.ErrorInfo = fmt.Sprintf("the command exited with code %d", code)
 	}
-}
-
-func errorsIsTimeout(err error) bool {
-	return err == context.DeadlineExceeded || strings.Contains(err.Error(), "deadline exceeded") || strings.Contains(err.Error(), "timed out")
 }
 
 // overall folds per-instance statuses into the invocation's status.

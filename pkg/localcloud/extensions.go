@@ -6,12 +6,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"time"
 
 	"github.com/certflow/certflow/pkg/localcloud/airecemu"
+	"github.com/certflow/certflow/pkg/localcloud/ecshost"
 	"github.com/certflow/certflow/pkg/localcloud/mnsemu"
 	"github.com/certflow/certflow/pkg/localcloud/tlsfarm"
 )
@@ -25,13 +24,10 @@ type extensions struct {
 	// airecSvc is the AIRec certificate API; airec is it as a handler.
 	airecSvc *airecemu.Service
 	farm     *tlsfarm.Farm
-	hosts    map[string]hostServer
+	hosts    map[string]*ecshost.Host
 	// endpoints lists every TLS endpoint, in listing order.
 	endpoints []Endpoint
 }
-
-// hostServer is an ECS host that serves TLS itself.
-type hostServer interface{ Addr() string }
 
 func (c *Cloud) startExtensions() error {
 	c.ext.mns = mnsemu.New(mnsemu.Options{
@@ -71,6 +67,9 @@ func (c *Cloud) startExtensions() error {
 			return fmt.Errorf("localcloud: %w", err)
 		}
 	}
+	if err := c.startHosts(); err != nil {
+		return err
+	}
 	if err := c.listenAll(); err != nil {
 		return err
 	}
@@ -89,6 +88,9 @@ func (c *Cloud) closeExtensions() error {
 	if c.ext.farm != nil {
 		errs = append(errs, c.ext.farm.Close())
 	}
+	for _, h := range c.ext.hosts {
+		errs = append(errs, h.Close())
+	}
 	if c.ext.mnsSrv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		errs = append(errs, c.ext.mnsSrv.Shutdown(ctx))
@@ -103,24 +105,36 @@ func (c *Cloud) MNSEndpoint() string { return "http://" + c.ext.mnsLn.Addr().Str
 // MNS is the queue service, for tests that inspect queues.
 func (c *Cloud) MNS() *mnsemu.Service { return c.ext.mns }
 
-// runScript runs a Cloud Assistant script on a host: bash inside the host's sandbox.
+// startHosts creates one sandboxed host per ECS instance (real nginx when installed, else
+// a Go server reading the same files) and installs the estate certificate on it.
+func (c *Cloud) startHosts() error {
+	c.ext.hosts = map[string]*ecshost.Host{}
+	chain, key := c.ca.ChainPEM(c.old), c.old.KeyPEM()
+	for _, e := range c.estate.ECS {
+		c.st.mu.Lock()
+		dir := c.st.ecs[e.InstanceID].Dir
+		c.st.mu.Unlock()
+		paths := []string{filepath.Dir(e.CertPath)}
+		if kd := filepath.Dir(e.KeyPath); kd != paths[0] {
+			paths = append(paths, kd)
+		}
+		h, err := ecshost.New(dir, ecshost.Config{InstanceID: e.InstanceID, Names: e.Names, Paths: paths})
+		if err != nil {
+			return fmt.Errorf("localcloud: %w", err)
+		}
+		c.ext.hosts[e.InstanceID] = h
+		if err := h.Install(e.CertPath, chain, e.KeyPath, key); err != nil {
+			return fmt.Errorf("localcloud: %w", err)
+		}
+	}
+	return nil
+}
+
+// runScript runs a Cloud Assistant script for real on the instance's sandboxed host.
 func (c *Cloud) runScript(ctx context.Context, h *ecsInstance, script string, timeout time.Duration) ([]byte, int, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	root := filepath.Join(h.Dir, "root")
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return nil, -1, err
+	host := c.ext.hosts[h.ID]
+	if host == nil {
+		return nil, -1, fmt.Errorf("instance %s has no host", h.ID)
 	}
-	cmd := exec.CommandContext(ctx, "bash", "-c", script)
-	cmd.Dir = root
-	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + root, "SANDBOX=" + root}
-	out, err := cmd.CombinedOutput()
-	if ctx.Err() == context.DeadlineExceeded {
-		return out, -1, ctx.Err()
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return out, ee.ExitCode(), nil
-	}
-	return out, 0, err
+	return host.Run(ctx, script, timeout)
 }

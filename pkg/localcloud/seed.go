@@ -2,7 +2,6 @@ package localcloud
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -77,15 +76,6 @@ func (c *Cloud) seed() error {
 	}
 	for _, h := range c.estate.ECS {
 		dir := filepath.Join(c.dir, "ecs", h.InstanceID)
-		for p, data := range map[string][]byte{h.CertPath: []byte(mat.CertPEM), h.KeyPath: []byte(mat.KeyPEM)} {
-			full := filepath.Join(dir, "root", filepath.Clean("/"+p))
-			if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-				return fmt.Errorf("localcloud: ecs %s: %w", h.InstanceID, err)
-			}
-			if err := os.WriteFile(full, data, 0o600); err != nil {
-				return fmt.Errorf("localcloud: ecs %s: %w", h.InstanceID, err)
-			}
-		}
 		st.ecs[h.InstanceID] = &ecsInstance{ID: h.InstanceID, Region: h.Region, Names: h.Names, CertPath: h.CertPath,
 			KeyPath: h.KeyPath, Reload: h.Reload, Dir: dir}
 	}

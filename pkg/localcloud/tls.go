@@ -3,8 +3,6 @@ package localcloud
 import (
 	"crypto/tls"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -69,23 +67,6 @@ func (c *Cloud) Serving(id, sni string) (*tls.Certificate, error) {
 			return nil, nil
 		}
 		return d.Mat.TLS, nil
-	case "ecs":
-		c.st.mu.Lock()
-		h, ok := c.st.ecs[rest]
-		c.st.mu.Unlock()
-		if !ok {
-			return nil, fmt.Errorf("localcloud: no instance %s", rest)
-		}
-		if c.ext.hosts[rest] != nil { // a real host serves itself
-			return nil, nil
-		}
-		root := filepath.Join(h.Dir, "root")
-		chain, err1 := os.ReadFile(filepath.Join(root, filepath.Clean("/"+h.CertPath)))
-		key, err2 := os.ReadFile(filepath.Join(root, filepath.Clean("/"+h.KeyPath)))
-		if err1 != nil || err2 != nil {
-			return nil, nil
-		}
-		return tlsfarm.Certificate(chain, key)
 	case "airec":
 		if c.ext.airecSvc == nil {
 			return nil, nil
@@ -187,14 +168,9 @@ func (c *Cloud) listenAll() error {
 		}
 	}
 	for _, h := range c.estate.ECS {
-		if hs := c.ext.hosts[h.InstanceID]; hs != nil {
-			for _, n := range h.Names {
-				c.ext.endpoints = append(c.ext.endpoints, Endpoint{Name: n, Address: hs.Addr(), Kind: "ecs", ID: "ecs:" + h.InstanceID})
-			}
-			continue
-		}
-		if err := add("ecs:"+h.InstanceID, "ecs", false, h.Names...); err != nil {
-			return err
+		// ECS hosts serve TLS themselves (nginx or the Go server in ecshost).
+		for _, n := range h.Names {
+			c.ext.endpoints = append(c.ext.endpoints, Endpoint{Name: n, Address: c.ext.hosts[h.InstanceID].Addr(), Kind: "ecs", ID: "ecs:" + h.InstanceID})
 		}
 	}
 	if c.ext.airecSvc != nil {

@@ -3,13 +3,17 @@ package localcloud
 import (
 	"crypto/sha256"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/hex"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/cdn"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/oos"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/slb"
 
 	"github.com/certflow/certflow/pkg/config"
@@ -138,4 +142,60 @@ func TestTLSEndpoints(t *testing.T) {
 			t.Fatalf("HSTS after enforcement: %q", h)
 		}
 	})
+}
+
+func TestECSDeployServesNewCertificate(t *testing.T) {
+	c := startCloud(t, "")
+	cl := newClients(t, c, nil)
+	leaf := issue(t, c, "app.example.com")
+	cr := oos.CreateCreateSecretParameterRequest()
+	cr.Name, cr.Value = "certflow/app-key", string(leaf.KeyPEM())
+	if _, err := cl.oos.CreateSecretParameter(cr); err != nil {
+		t.Fatal(err)
+	}
+	script := "set -e\ncat > /etc/nginx/ssl/app.crt <<'EOF'\n" + string(c.CA().ChainPEM(leaf)) + "EOF\n" +
+		"umask 077\ncat > /etc/nginx/ssl/app.key <<'EOF'\n{{oos-secret:certflow/app-key}}\nEOF\nnginx -t && nginx -s reload\n"
+	run := ecs.CreateRunCommandRequest()
+	run.Type, run.ContentEncoding, run.CommandContent = "RunShellScript", "Base64", base64.StdEncoding.EncodeToString([]byte(script))
+	run.InstanceId, run.EnableParameter, run.Timeout = &[]string{"i-bp1localnginx01"}, "true", "60"
+	rr, err := cl.ecs.RunCommand(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res ecs.InvocationResult
+	for i := 0; i < 500; i++ {
+		d := ecs.CreateDescribeInvocationResultsRequest()
+		d.InvokeId, d.ContentEncoding = rr.InvokeId, "PlainText"
+		dr, err := cl.ecs.DescribeInvocationResults(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res = dr.Invocation.InvocationResults.InvocationResult[0]
+		if res.InvocationStatus != "Pending" && res.InvocationStatus != "Running" {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if res.InvocationStatus != "Success" {
+		t.Fatalf("deploy script: %+v", res)
+	}
+	var addr string
+	for _, ep := range c.Endpoints() {
+		if ep.Name == "app.example.com" {
+			addr = ep.Address
+		}
+	}
+	// nginx -s reload returns before the new workers take over: poll briefly.
+	got := ""
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if got = served(t, c, addr, "app.example.com"); got == leaf.SHA256() {
+			break
+		}
+	}
+	if got != leaf.SHA256() {
+		t.Fatalf("host serves %s after reload, want %s", got, leaf.SHA256())
+	}
+	if strings.Contains(res.Output, "PRIVATE KEY") {
+		t.Fatal("key in output")
+	}
 }
