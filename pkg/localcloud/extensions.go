@@ -67,6 +67,7 @@ func (c *Cloud) startExtensions() error {
 			return fmt.Errorf("localcloud: %w", err)
 		}
 	}
+	c.ext.airecSvc.SetSilentFailure(c.faults.airecSilent())
 	if err := c.startHosts(); err != nil {
 		return err
 	}
@@ -101,6 +102,9 @@ func (c *Cloud) closeExtensions() error {
 
 // MNSEndpoint is the base URL of the MNS endpoint.
 func (c *Cloud) MNSEndpoint() string { return "http://" + c.ext.mnsLn.Addr().String() }
+
+// AIRec is the AIRec certificate service, e.g. to inject its silent binding failure.
+func (c *Cloud) AIRec() *airecemu.Service { return c.ext.airecSvc }
 
 // MNS is the queue service, for tests that inspect queues.
 func (c *Cloud) MNS() *mnsemu.Service { return c.ext.mns }

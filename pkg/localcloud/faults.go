@@ -22,6 +22,8 @@ type Faults struct {
 	Rules  map[string]FaultRule `yaml:"actions" json:"actions"`
 	// ExpireTokens makes every STS token count as expired.
 	ExpireTokens bool `yaml:"expireTokens" json:"expireTokens"`
+	// AIRecSilentFailure makes AIRec binds report SUCCESS while binding nothing.
+	AIRecSilentFailure bool `yaml:"airecSilentFailure" json:"airecSilentFailure"`
 }
 
 // FaultRule is what happens to one action.
@@ -151,6 +153,12 @@ func (e *faultEngine) markChanged(resource string, now time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.changed[resource] = now
+}
+
+func (e *faultEngine) airecSilent() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.cfg.AIRecSilentFailure
 }
 
 func (e *faultEngine) tokensExpired() bool {

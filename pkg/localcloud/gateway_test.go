@@ -229,4 +229,17 @@ func TestEstateAndDump(t *testing.T) {
 	if d.CAS[0]["sha256"] != c.InitialCertificate().SHA256() {
 		t.Fatalf("initial certificate not in CAS")
 	}
+	var extra struct {
+		Serving []struct{ ID, Name, SHA256 string }
+		Queues  map[string]int
+	}
+	if err := json.Unmarshal(b, &extra); err != nil {
+		t.Fatal(err)
+	}
+	if len(extra.Serving) != 13 || extra.Serving[0].SHA256 != c.InitialCertificate().SHA256() {
+		t.Fatalf("serving %+v", extra.Serving)
+	}
+	if n, ok := extra.Queues["certflow-bind"]; !ok || n != 0 {
+		t.Fatalf("queues %+v", extra.Queues)
+	}
 }

@@ -48,7 +48,7 @@ type clients struct {
 	oos *oos.Client
 }
 
-func newClients(t *testing.T, c *Cloud, cred any) clients {
+func newClients(t testing.TB, c *Cloud, cred any) clients {
 	t.Helper()
 	e := c.Estate()
 	if cred == nil {

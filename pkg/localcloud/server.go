@@ -7,6 +7,7 @@ package localcloud
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -143,11 +144,47 @@ func (c *Cloud) Estate() Estate { return *c.estate }
 // Calls returns the call log so far, oldest first.
 func (c *Cloud) Calls() []Call { return c.calls.all() }
 
-// Dump returns the state as indented JSON (identifiers and fingerprints, no key material).
-func (c *Cloud) Dump() ([]byte, error) { return c.st.dump() }
+// Dump returns the state as indented JSON (identifiers and fingerprints, no key material):
+// CAS, SLB stores, listeners, CDN domains, ECS hosts and invocations, OOS secret names,
+// what every TLS endpoint serves, and queue depths.
+func (c *Cloud) Dump() ([]byte, error) {
+	b, err := c.st.dump()
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	type servedView struct {
+		ID     string `json:"id"`
+		Name   string `json:"name"`
+		Kind   string `json:"kind"`
+		SHA256 string `json:"sha256,omitempty"`
+	}
+	var served []servedView
+	for _, ep := range c.Endpoints() {
+		sum, _ := c.Deployed(ep.ID, ep.Name)
+		served = append(served, servedView{ID: ep.ID, Name: ep.Name, Kind: ep.Kind, SHA256: sum})
+	}
+	m["serving"] = served
+	queues := map[string]int{}
+	if c.ext.mns != nil {
+		for _, q := range c.ext.mns.Queues() {
+			queues[q] = len(c.ext.mns.Messages(q))
+		}
+	}
+	m["queues"] = queues
+	return json.MarshalIndent(m, "", "  ")
+}
 
 // SetFaults replaces the fault configuration (and resets its counters and RNG).
-func (c *Cloud) SetFaults(f Faults) { c.faults.set(f) }
+func (c *Cloud) SetFaults(f Faults) {
+	c.faults.set(f)
+	if c.ext.airecSvc != nil {
+		c.ext.airecSvc.SetSilentFailure(f.AIRecSilentFailure)
+	}
+}
 
 // IssueSTS creates a temporary access key valid for ttl and returns it.
 func (c *Cloud) IssueSTS(ttl time.Duration) (ak, secret, token string) {

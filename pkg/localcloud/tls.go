@@ -1,8 +1,11 @@
 package localcloud
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"fmt"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,19 +44,9 @@ func (c *Cloud) Serving(id, sni string) (*tls.Certificate, error) {
 			return nil, nil
 		}
 		certID := l.CertID
-		for _, x := range l.Extensions { // exact extension first, then wildcard
-			if strings.EqualFold(x.Domain, sni) {
-				certID = x.CertID
-				goto found
-			}
+		if x := matchExtension(l.Extensions, sni); x != nil {
+			certID = x.CertID
 		}
-		for _, x := range l.Extensions {
-			if covers(x.Domain, sni) {
-				certID = x.CertID
-				break
-			}
-		}
-	found:
 		if sc, ok := st.slbCerts[certID]; ok {
 			return sc.Mat.TLS, nil
 		}
@@ -74,6 +67,55 @@ func (c *Cloud) Serving(id, sni string) (*tls.Certificate, error) {
 		return c.ext.airecSvc.Serving(rest)
 	}
 	return nil, fmt.Errorf("localcloud: unknown endpoint %s", id)
+}
+
+// matchExtension picks the SNI extension for name: an exact domain first, then a wildcard.
+func matchExtension(exts []*domainExt, name string) *domainExt {
+	for _, x := range exts {
+		if strings.EqualFold(x.Domain, name) {
+			return x
+		}
+	}
+	for _, x := range exts {
+		if covers(x.Domain, name) {
+			return x
+		}
+	}
+	return nil
+}
+
+// Deployed returns the SHA-256 (lower hex) of the leaf endpoint id serves for sni now, as
+// the state says: clb:<lb>:<port>, cdn:<domain>, airec:<domain>, or ecs:<instance> (the
+// certificate file the host's web server loads). ok is false when nothing is deployed.
+func (c *Cloud) Deployed(id, sni string) (sha256hex string, ok bool) {
+	if inst, isECS := strings.CutPrefix(id, "ecs:"); isECS {
+		c.st.mu.Lock()
+		h, found := c.st.ecs[inst]
+		c.st.mu.Unlock()
+		host := c.ext.hosts[inst]
+		if !found || host == nil {
+			return "", false
+		}
+		p, inside := host.SandboxPath(h.CertPath)
+		if !inside {
+			return "", false
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return "", false
+		}
+		m, err := parseMaterial(string(b), "")
+		if err != nil {
+			return "", false
+		}
+		return m.sha256Hex(), true
+	}
+	cert, err := c.Serving(id, sni)
+	if err != nil || cert == nil || len(cert.Certificate) == 0 {
+		return "", false
+	}
+	sum := sha256.Sum256(cert.Certificate[0])
+	return hex.EncodeToString(sum[:]), true
 }
 
 // Policy implements tlsfarm.Source: redirect, HSTS and TLS floor per endpoint.

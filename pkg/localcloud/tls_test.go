@@ -42,8 +42,12 @@ func TestTLSEndpoints(t *testing.T) {
 	kinds := map[string]int{}
 	for _, ep := range info.Endpoints {
 		kinds[ep.Kind]++
-		if got := served(t, c, ep.Address, ep.Name); got != c.InitialCertificate().SHA256() {
+		got := served(t, c, ep.Address, ep.Name)
+		if got != c.InitialCertificate().SHA256() {
 			t.Errorf("%s %s serves %s, want the estate certificate", ep.Kind, ep.Name, got)
+		}
+		if want, ok := c.Deployed(ep.ID, ep.Name); !ok || want != got {
+			t.Errorf("%s %s: state says %q, TLS serves %s", ep.Kind, ep.Name, want, got)
 		}
 	}
 	if kinds["clb"] != 3 || kinds["cdn"] != 6 || kinds["ecs"] != 2 || kinds["airec"] != 2 {
@@ -91,6 +95,9 @@ func TestTLSEndpoints(t *testing.T) {
 			t.Fatal(err)
 		}
 		api := find("api.example.com")
+		if sum, _ := c.Deployed(api.ID, "api.example.com"); sum != leaf.SHA256() {
+			t.Fatalf("state: api deployed %s", sum)
+		}
 		if got := served(t, c, api.Address, "api.example.com"); got != leaf.SHA256() {
 			t.Fatalf("api serves %s, want new %s", got, leaf.SHA256())
 		}
