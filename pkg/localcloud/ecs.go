@@ -157,7 +157,11 @@ func ecsRunCommand(q *rpcCall) (map[string]any, *APIError) {
 	for _, id := range ids {
 		r := &invocationResult{InstanceID: id, Status: "Pending"}
 		inv.Results = append(inv.Results, r)
-		go q.c.runOn(inv, r, st.ecs[id], script, time.Duration(timeout)*time.Second)
+		q.c.wg.Add(1)
+		go func(h *ecsInstance) {
+			defer q.c.wg.Done()
+			q.c.runOn(inv, r, h, script, time.Duration(timeout)*time.Second)
+		}(st.ecs[id])
 	}
 	st.invocations = append(st.invocations, inv)
 	return map[string]any{"CommandId": inv.CommandID, "InvokeId": inv.InvokeID}, nil

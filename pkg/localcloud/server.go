@@ -57,6 +57,9 @@ type Cloud struct {
 	stop context.CancelFunc
 
 	ext extensions // sub-emulators, TLS farm, hosts (extensions.go)
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // products maps an RPC API version to its product name.
@@ -65,7 +68,8 @@ var products = map[string]string{
 }
 
 // Start seeds the state from the estate, creates the local CA (root PEM written under
-// Dir), and starts serving on 127.0.0.1. ctx bounds background work; Close stops it.
+// Dir), and starts serving on 127.0.0.1. ctx carries values only: the cloud runs until
+// Close, which stops every server and background job.
 func Start(ctx context.Context, opts Options) (*Cloud, error) {
 	raw := opts.Estate
 	if raw == nil {
@@ -110,8 +114,14 @@ func Start(ctx context.Context, opts Options) (*Cloud, error) {
 	return c, nil
 }
 
-// Close stops every server and background job and removes a temporary Dir.
+// Close stops every server and background job and removes a temporary Dir. Later calls
+// return the first call's result.
 func (c *Cloud) Close() error {
+	c.closeOnce.Do(func() { c.closeErr = c.close() })
+	return c.closeErr
+}
+
+func (c *Cloud) close() error {
 	c.stop()
 	var errs []error
 	if c.srv != nil {
