@@ -490,6 +490,10 @@ func TestECSAndOOS(t *testing.T) {
 	if err != nil || len(dir.Invocations.Invocation) != 1 {
 		t.Fatalf("%v %+v", err, dir)
 	}
+	if inv := dir.Invocations.Invocation[0]; inv.InvocationStatus != "Success" || len(inv.InvokeInstances.InvokeInstance) != 1 ||
+		inv.InvokeInstances.InvokeInstance[0].InstanceId != "i-bp1localnginx01" {
+		t.Fatalf("invocation %+v", inv)
+	}
 	content, _ := base64.StdEncoding.DecodeString(dir.Invocations.Invocation[0].CommandContent)
 	if string(content) != script || strings.Contains(string(content), "not-a-real-key") {
 		t.Fatalf("stored command text is not the unresolved script: %q", content)

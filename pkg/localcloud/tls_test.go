@@ -106,6 +106,47 @@ func TestTLSEndpoints(t *testing.T) {
 		}
 	})
 
+	t.Run("clb redirects only with a running forwarding listener", func(t *testing.T) {
+		ep := find("www.example.com")
+		hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		code := func() int {
+			req, _ := http.NewRequest("GET", "http://"+ep.HTTP+"/", nil)
+			req.Host = "www.example.com"
+			resp, err := hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		if got := code(); got/100 == 3 {
+			t.Fatalf("redirect before forwarding: %d", got)
+		}
+		hz := cl.slb("cn-hangzhou")
+		del := slb.CreateDeleteLoadBalancerListenerRequest()
+		del.LoadBalancerId, del.ListenerPort = "lb-bp1localweb01", "80"
+		if _, err := hz.DeleteLoadBalancerListener(del); err != nil {
+			t.Fatal(err)
+		}
+		cr := slb.CreateCreateLoadBalancerHTTPListenerRequest()
+		cr.LoadBalancerId, cr.ListenerPort, cr.ListenerForward, cr.ForwardPort = "lb-bp1localweb01", "80", "on", "443"
+		if _, err := hz.CreateLoadBalancerHTTPListener(cr); err != nil {
+			t.Fatal(err)
+		}
+		if got := code(); got/100 == 3 {
+			t.Fatalf("redirect while the new listener is stopped: %d", got)
+		}
+		st := slb.CreateStartLoadBalancerListenerRequest()
+		st.LoadBalancerId, st.ListenerPort = "lb-bp1localweb01", "80"
+		if _, err := hz.StartLoadBalancerListener(st); err != nil {
+			t.Fatal(err)
+		}
+		if got := code(); got != http.StatusMovedPermanently {
+			t.Fatalf("after forwarding on: %d", got)
+		}
+	})
+
 	t.Run("redirect and HSTS only when enforced", func(t *testing.T) {
 		ep := find("img1.example.com")
 		noRedirect := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
