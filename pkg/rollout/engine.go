@@ -17,6 +17,7 @@ const (
 	StatusUnchanged  Status = "unchanged"   // already serving this certificate; nothing written
 	StatusNotCovered Status = "not_covered" // the certificate does not cover every name the target serves
 	StatusFailed     Status = "failed"      // see Result.Retryable and Result.Error
+	StatusPlanned    Status = "planned"     // dry run: the target would be written
 )
 
 // DefaultConcurrency bounds the tasks in flight when Engine.Concurrency is 0.
@@ -170,7 +171,7 @@ func runOne(ctx context.Context, g *Gate, t Task) Result {
 		}
 	case o.status == StatusFailed:
 		r.Status, r.Error = StatusFailed, &ErrorInfo{Code: "TaskError", Message: "task reported failure without an error"}
-	case o.status == StatusDeployed || o.status == StatusUnchanged || o.status == StatusNotCovered:
+	case o.status == StatusDeployed || o.status == StatusUnchanged || o.status == StatusNotCovered || o.status == StatusPlanned:
 		r.Status = o.status
 	default:
 		r.Status, r.Error = StatusFailed, &ErrorInfo{Code: "TaskError", Message: "task returned unknown status " + string(o.status)}

@@ -30,6 +30,7 @@ type Totals struct {
 	Unchanged  int `json:"unchanged"`
 	NotCovered int `json:"not_covered"`
 	Failed     int `json:"failed"`
+	Planned    int `json:"planned,omitempty"` // dry runs only
 }
 
 // BindTaskInfo says whether the AIRec binding task was queued.
@@ -78,6 +79,8 @@ func CountTotals(results []Result) Totals {
 			t.Unchanged++
 		case StatusNotCovered:
 			t.NotCovered++
+		case StatusPlanned:
+			t.Planned++
 		default:
 			t.Failed++
 		}
@@ -135,6 +138,11 @@ func (r Report) WriteTable(w io.Writer) {
 		}
 	}
 	t := r.Totals
+	if r.DryRun {
+		fmt.Fprintf(w, "dry run, %d targets: %d would be deployed, %d unchanged, %d not covered, %d failed\n",
+			len(r.Targets), t.Planned, t.Unchanged, t.NotCovered, t.Failed)
+		return
+	}
 	fmt.Fprintf(w, "%d targets: %d deployed, %d unchanged, %d not covered, %d failed (%d retryable)\n",
 		len(r.Targets), t.Deployed, t.Unchanged, t.NotCovered, t.Failed, len(r.Retryable()))
 }

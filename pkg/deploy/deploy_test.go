@@ -1,0 +1,344 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/cas"
+
+	"github.com/certflow/certflow/pkg/cloud"
+	"github.com/certflow/certflow/pkg/config"
+	"github.com/certflow/certflow/pkg/events"
+	"github.com/certflow/certflow/pkg/localca"
+	"github.com/certflow/certflow/pkg/localcloud"
+	"github.com/certflow/certflow/pkg/rollout"
+)
+
+type env struct {
+	cloud   *localcloud.Cloud
+	clients *cloud.Clients
+	cfg     *config.Config
+	log     *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newEnv(t *testing.T, estate []byte) *env {
+	t.Helper()
+	for _, v := range []string{"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"} {
+		t.Setenv(v, "")
+	}
+	c, err := localcloud.Start(t.Context(), localcloud.Options{Dir: t.TempDir(), Estate: estate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	info, err := c.Info()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := cloud.New(cloud.Options{Endpoint: info.Endpoint, MNSEndpoint: info.MNSEndpoint, AccountID: info.AccountID, Region: info.Region},
+		cloud.NewProvider(cloud.Credentials{AccessKeyID: info.AccessKeyID, AccessKeySecret: info.AccessKeySecret}))
+	return &env{cloud: c, clients: cl, cfg: c.TargetsConfig(), log: &syncBuffer{}}
+}
+
+func (e *env) service() *Service {
+	return &Service{Clients: e.clients, Config: e.cfg, Roots: e.cloud.CA().Pool(), Log: e.log,
+		PollInterval: 50 * time.Millisecond, Margin: time.Second,
+		Gate: rollout.NewGate(Quotas(e.cfg), rollout.GateOptions{BaseDelay: 20 * time.Millisecond, BusyDelay: 100 * time.Millisecond, BusyMax: time.Second})}
+}
+
+// allNames is every name the estate's targets and AIRec domains serve.
+func (e *env) allNames() []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(n string) {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	for _, t := range e.cfg.Targets {
+		for _, n := range t.ServedNames() {
+			add(n)
+		}
+	}
+	if e.cfg.AIRec != nil {
+		for _, d := range e.cfg.AIRec.Domains {
+			add(d)
+		}
+	}
+	return out
+}
+
+// upload issues a certificate for names from the local CA into CAS; returns its ID and leaf.
+func (e *env) upload(t *testing.T, names ...string) (int64, *localca.Cert) {
+	t.Helper()
+	leaf, err := e.cloud.CA().Issue(localca.Template{DNSNames: names, KeyType: localca.RSA2048})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := e.clients.CAS("cn-hangzhou")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := cas.CreateUploadUserCertificateRequest()
+	req.Name = "test-" + leaf.SHA256()[:12]
+	req.Cert = string(e.cloud.CA().ChainPEM(leaf))
+	req.Key = string(leaf.KeyPEM())
+	resp, err := cl.UploadUserCertificate(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.CertId, leaf
+}
+
+func run(t *testing.T, s *Service, req events.Deploy) rollout.Report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	rep, err := s.Run(ctx, req)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return rep
+}
+
+func served(t *testing.T, pool *localca.CA, addr, name string) string {
+	t.Helper()
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	conn, err := tls.DialWithDialer(d, "tcp", addr, &tls.Config{ServerName: name, RootCAs: pool.Pool()})
+	if err != nil {
+		t.Fatalf("dial %s at %s: %v", name, addr, err)
+	}
+	defer conn.Close()
+	sum := sha256.Sum256(conn.ConnectionState().PeerCertificates[0].Raw)
+	return hex.EncodeToString(sum[:])
+}
+
+func writes(calls []localcloud.Call) map[string]int {
+	out := map[string]int{}
+	for _, c := range calls {
+		for _, p := range []string{"Set", "Create", "Upload", "RunCommand"} {
+			// RunCommand "certflow-read" only reads the host's certificate file.
+			read := c.Action == "RunCommand" && c.Params["Name"] == "certflow-read"
+			if strings.HasPrefix(c.Action, p) && c.Code == "" && c.Action != "CreateSecretParameter" && !read {
+				out[c.Action]++
+			}
+		}
+	}
+	return out
+}
+
+func TestRolloutReachesEveryTargetThenUnchanged(t *testing.T) {
+	e := newEnv(t, nil)
+	id, leaf := e.upload(t, e.allNames()...)
+	s := e.service()
+	rep := run(t, s, events.Deploy{CertID: id, EventID: "ev-1"})
+	if rep.Totals.Failed != 0 || rep.Totals.Deployed != len(rep.Targets) {
+		t.Fatalf("first run totals %+v\n%s", rep.Totals, table(rep))
+	}
+	if rep.SHA256 != leaf.SHA256() {
+		t.Errorf("report sha256 %s, want %s", rep.SHA256, leaf.SHA256())
+	}
+	for _, tg := range e.cfg.Targets {
+		if tg.Endpoint == "" {
+			continue
+		}
+		if got := served(t, e.cloud.CA(), tg.Endpoint, tg.ServedNames()[0]); got != leaf.SHA256() {
+			t.Errorf("%s serves %s, want the new certificate", tg.ID(), got[:12])
+		}
+	}
+	if rep.BindTask == nil || !rep.BindTask.Queued || rep.BindTask.TaskID == "" {
+		t.Errorf("bind task %+v, want queued", rep.BindTask)
+	}
+	if n := strings.Count(e.log.String(), "\n"); n != len(rep.Targets) {
+		t.Errorf("%d progress lines, want %d:\n%s", n, len(rep.Targets), e.log.String())
+	}
+	if !strings.Contains(e.log.String(), "["+itoa(len(rep.Targets))+"/"+itoa(len(rep.Targets))+"]") {
+		t.Errorf("progress has no final running count:\n%s", e.log.String())
+	}
+
+	// A second delivery writes nothing.
+	before := len(e.cloud.Calls())
+	rep2 := run(t, s, events.Deploy{CertID: id, EventID: "ev-1"})
+	if rep2.Totals.Unchanged != len(rep2.Targets) {
+		t.Fatalf("second run totals %+v\n%s", rep2.Totals, table(rep2))
+	}
+	if w := writes(e.cloud.Calls()[before:]); len(w) != 0 {
+		t.Errorf("second delivery wrote: %v", w)
+	}
+	assertNoKey(t, leaf, e, rep, rep2)
+}
+
+func itoa(n int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + jsonNumber(n)) }
+
+func jsonNumber(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+func table(r rollout.Report) string {
+	var b bytes.Buffer
+	r.WriteTable(&b)
+	return b.String()
+}
+
+// assertNoKey scans reports, logs, the call log and queue messages for key material.
+func assertNoKey(t *testing.T, leaf *localca.Cert, e *env, reps ...rollout.Report) {
+	t.Helper()
+	lines := strings.Split(string(leaf.KeyPEM()), "\n")
+	needles := []string{"PRIVATE KEY", lines[1], lines[len(lines)-3]}
+	var hay []string
+	for _, r := range reps {
+		b, _ := json.Marshal(r)
+		hay = append(hay, string(b))
+	}
+	hay = append(hay, e.log.String())
+	calls, _ := json.Marshal(e.cloud.Calls())
+	hay = append(hay, string(calls))
+	for _, m := range e.cloud.MNS().Messages("certflow-bind") {
+		hay = append(hay, string(m.Body))
+	}
+	for _, h := range hay {
+		for _, n := range needles {
+			if strings.Contains(h, n) {
+				t.Errorf("key material %q found in %.80s…", n, h)
+			}
+		}
+	}
+}
+
+// C05: one wildcard certificate, 40 CDN domains and 6 CLB listeners, the API throttling
+// every 5th call: everything deployed, nothing lost, throttles never surfaced.
+func TestThrottledEveryFifthCall(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("accountId: \"1234567890123456\"\nregion: cn-hangzhou\naccessKeyId: LTAI5tCertflowLocal0001\naccessKeySecret: certflow-local-secret-not-for-production\nclbs:\n")
+	for i := range 6 {
+		b.WriteString("  - id: lb-bp1throttle" + itoa(i) + "\n    region: cn-hangzhou\n    listeners:\n      - port: 443\n        protocol: https\n        names: [lb" + itoa(i) + ".example.com]\n")
+	}
+	b.WriteString("cdn:\n")
+	for i := range 40 {
+		b.WriteString("  - domain: cdn" + itoa(i) + ".example.com\n")
+	}
+	e := newEnv(t, []byte(b.String()))
+	e.cloud.SetFaults(localcloud.Faults{Seed: 5, Rules: map[string]localcloud.FaultRule{"*": {ThrottleEvery: 5}}})
+	id, _ := e.upload(t, "*.example.com")
+	e.cloud.SetFaults(localcloud.Faults{Seed: 5, Rules: map[string]localcloud.FaultRule{"*": {ThrottleEvery: 5}}})
+	rep := run(t, e.service(), events.Deploy{CertID: id, EventID: "ev-throttle"})
+	if rep.Totals.Deployed != 46 || rep.Totals.Failed != 0 {
+		t.Fatalf("totals %+v, want 46 deployed\n%s", rep.Totals, table(rep))
+	}
+	throttled := 0
+	for _, c := range e.cloud.Calls() {
+		if strings.HasPrefix(c.Code, "Throttling") || c.Code == "FlowControlError" {
+			throttled++
+		}
+	}
+	if throttled == 0 {
+		t.Fatal("the fault never fired: the test proves nothing")
+	}
+	attempts := 0
+	for _, r := range rep.Targets {
+		attempts += r.Attempts
+	}
+	if attempts < 46*3 {
+		t.Errorf("report counts %d attempts; too few for 46 targets", attempts)
+	}
+	t.Logf("46 targets, %d throttled calls absorbed, %d attempts", throttled, attempts)
+}
+
+// One permanently failing target is reported while the others deploy, and it is not
+// retryable; the invocation would not be failed for it.
+func TestPermanentFailureDoesNotStopOthers(t *testing.T) {
+	e := newEnv(t, nil)
+	// A CLB target that does not exist in the estate: LoadBalancer not found (permanent).
+	e.cfg.Targets = append(e.cfg.Targets, config.Target{Kind: config.KindCLB, Region: "cn-hangzhou",
+		LoadBalancerID: "lb-bp1doesnotexist", Port: 443, Names: []string{"www.example.com"}})
+	id, _ := e.upload(t, e.allNames()...)
+	rep := run(t, e.service(), events.Deploy{CertID: id, EventID: "ev-2"})
+	if rep.Totals.Failed != 1 || rep.Totals.Deployed != len(rep.Targets)-1 {
+		t.Fatalf("totals %+v\n%s", rep.Totals, table(rep))
+	}
+	last := rep.Targets[len(rep.Targets)-1]
+	if last.Status != rollout.StatusFailed || last.Retryable || last.Error == nil || last.Error.Code == "" {
+		t.Errorf("missing LB result %+v", last)
+	}
+	if len(rep.Retryable()) != 0 {
+		t.Errorf("retryable %v, want none", rep.Retryable())
+	}
+}
+
+// Names the certificate does not cover are not_covered with the missing names; a dry run
+// writes nothing.
+func TestNotCoveredAndDryRun(t *testing.T) {
+	e := newEnv(t, nil)
+	id, _ := e.upload(t, "www.example.com", "api.example.com")
+	before := len(e.cloud.Calls())
+	rep := run(t, e.service(), events.Deploy{CertID: id, DryRun: true, EventID: "manual"})
+	if w := writes(e.cloud.Calls()[before:]); len(w) != 0 {
+		t.Errorf("dry run wrote: %v", w)
+	}
+	var planned, notCovered int
+	for _, r := range rep.Targets {
+		switch r.Status {
+		case rollout.StatusPlanned:
+			planned++
+		case rollout.StatusNotCovered:
+			notCovered++
+			if r.Error == nil || !strings.Contains(r.Error.Message, ".example.") {
+				t.Errorf("%s: reason %+v should name the missing name", r.Target, r.Error)
+			}
+		}
+	}
+	if planned != 2 || notCovered == 0 {
+		t.Errorf("planned %d, not covered %d\n%s", planned, notCovered, table(rep))
+	}
+	if len(e.cloud.MNS().Messages("certflow-bind")) != 0 {
+		t.Error("dry run queued a bind task")
+	}
+}
+
+// An invalid certificate stops the rollout with findings; nothing is written.
+func TestInvalidCertificateStops(t *testing.T) {
+	e := newEnv(t, nil)
+	// Leaf without its intermediate and with a key from another certificate.
+	leaf, _ := e.cloud.CA().Issue(localca.Template{DNSNames: []string{"www.example.com"}})
+	other, _ := e.cloud.CA().Issue(localca.Template{DNSNames: []string{"www.example.com"}})
+	cl, _ := e.clients.CAS("cn-hangzhou")
+	req := cas.CreateUploadUserCertificateRequest()
+	req.Name, req.Cert, req.Key = "broken", string(leaf.CertPEM()), string(other.KeyPEM())
+	resp, err := cl.UploadUserCertificate(req)
+	if err != nil {
+		t.Skipf("the local CAS refuses the broken pair itself: %v", err)
+	}
+	before := len(e.cloud.Calls())
+	rep, err := e.service().Run(t.Context(), events.Deploy{CertID: resp.CertId})
+	if err == nil || len(rep.Findings) == 0 || len(rep.Targets) != 0 {
+		t.Fatalf("err %v, findings %v, targets %d", err, rep.Findings, len(rep.Targets))
+	}
+	if w := writes(e.cloud.Calls()[before:]); len(w) != 0 {
+		t.Errorf("wrote %v", w)
+	}
+}
