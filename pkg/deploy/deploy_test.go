@@ -3,6 +3,7 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"errors"
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
@@ -320,25 +321,37 @@ func TestNotCoveredAndDryRun(t *testing.T) {
 	}
 }
 
-// An invalid certificate stops the rollout with findings; nothing is written.
+// An invalid certificate stops the rollout with findings; nothing is written (C12: a
+// CN-only certificate, which modern clients reject).
 func TestInvalidCertificateStops(t *testing.T) {
 	e := newEnv(t, nil)
-	// Leaf without its intermediate and with a key from another certificate.
-	leaf, _ := e.cloud.CA().Issue(localca.Template{DNSNames: []string{"www.example.com"}})
-	other, _ := e.cloud.CA().Issue(localca.Template{DNSNames: []string{"www.example.com"}})
+	leaf, err := e.cloud.CA().Issue(localca.Template{DNSNames: []string{"www.example.com"}, NoSAN: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cl, _ := e.clients.CAS("cn-hangzhou")
 	req := cas.CreateUploadUserCertificateRequest()
-	req.Name, req.Cert, req.Key = "broken", string(leaf.CertPEM()), string(other.KeyPEM())
+	req.Name, req.Cert, req.Key = "cn-only", string(e.cloud.CA().ChainPEM(leaf)), string(leaf.KeyPEM())
 	resp, err := cl.UploadUserCertificate(req)
 	if err != nil {
-		t.Skipf("the local CAS refuses the broken pair itself: %v", err)
+		t.Fatalf("upload: %v", err)
 	}
 	before := len(e.cloud.Calls())
 	rep, err := e.service().Run(t.Context(), events.Deploy{CertID: resp.CertId})
-	if err == nil || len(rep.Findings) == 0 || len(rep.Targets) != 0 {
-		t.Fatalf("err %v, findings %v, targets %d", err, rep.Findings, len(rep.Targets))
+	if !errors.Is(err, ErrInvalidCertificate) || len(rep.Targets) != 0 {
+		t.Fatalf("err %v, targets %d; want ErrInvalidCertificate and no targets", err, len(rep.Targets))
+	}
+	codes := map[string]bool{}
+	for _, f := range rep.Findings {
+		codes[f.Code] = true
+	}
+	if !codes["no_san"] {
+		t.Errorf("findings %+v lack no_san", rep.Findings)
 	}
 	if w := writes(e.cloud.Calls()[before:]); len(w) != 0 {
 		t.Errorf("wrote %v", w)
+	}
+	if len(e.cloud.MNS().Messages("certflow-bind")) != 0 {
+		t.Error("an invalid certificate was handed to the binder")
 	}
 }
