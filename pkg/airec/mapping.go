@@ -206,9 +206,9 @@ func FillTemplate(template io.Reader, w io.Writer, certID, certType string, doma
 	if err != nil {
 		return err
 	}
-	f, err := excelize.OpenReader(template)
+	f, err := openBounded(template)
 	if err != nil {
-		return fmt.Errorf("airec mapping fill template: open: %w", err)
+		return fmt.Errorf("airec mapping fill template: %w", err)
 	}
 	defer f.Close()
 	hdr, findings := findMappingSheet(f)

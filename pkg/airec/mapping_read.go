@@ -1,6 +1,7 @@
 package airec
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"math"
@@ -38,9 +39,9 @@ type header struct {
 // all. When c is not nil, each domain must be covered by it. A mapping missing the domain or
 // certificate_id column has no Rows: its rows are never read as rows with empty values.
 func ReadMapping(r io.Reader, c Coverer) (*Mapping, error) {
-	f, err := excelize.OpenReader(r)
+	f, err := openBounded(r)
 	if err != nil {
-		return nil, fmt.Errorf("airec mapping: open xlsx: %w", err)
+		return nil, err
 	}
 	defer f.Close()
 	m := &Mapping{Rows: []Row{}, Findings: []Finding{}}
@@ -62,6 +63,31 @@ func ReadMapping(r io.Reader, c Coverer) (*Mapping, error) {
 	}
 	readRows(f, hdr, all, c, m)
 	return m, nil
+}
+
+// Limits for reading a mapping. A 10,000-domain mapping is about 0.2 MB zipped and 1 MB
+// unzipped; the limits leave room for big templates while keeping a hostile file (a zip whose
+// headers claim gigabytes) from allocating them: excelize sizes its buffers from those headers,
+// and by default spills worksheets over 16 MB into temp files.
+const (
+	MaxMappingBytes   = 32 << 20 // the xlsx itself
+	maxUnzippedBytes  = 128 << 20
+	maxUnzippedXMLLen = 128 << 20
+)
+
+func openBounded(r io.Reader) (*excelize.File, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxMappingBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("airec mapping: read: %w", err)
+	}
+	if len(data) > MaxMappingBytes {
+		return nil, fmt.Errorf("airec mapping: file is larger than %d MiB", MaxMappingBytes>>20)
+	}
+	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{UnzipSizeLimit: maxUnzippedBytes, UnzipXMLSizeLimit: maxUnzippedXMLLen})
+	if err != nil {
+		return nil, fmt.Errorf("airec mapping: open xlsx: %w", err)
+	}
+	return f, nil
 }
 
 func (m *Mapping) add(sev, code string, row int, col, format string, args ...any) {

@@ -397,6 +397,12 @@ func TestReadMappingUnreadable(t *testing.T) {
 			}
 		})
 	}
+	t.Run("too large", func(t *testing.T) {
+		big := bytes.Repeat([]byte{'P'}, MaxMappingBytes+1)
+		if _, err := ReadMapping(bytes.NewReader(big), nil); err == nil || !strings.Contains(err.Error(), "larger than 32 MiB") {
+			t.Fatalf("err = %v", err)
+		}
+	})
 }
 
 func TestFillTemplate(t *testing.T) {
