@@ -37,6 +37,7 @@ var commands = map[string]command{
 	"validate": {"check a certificate bundle (PEM or PFX) before deploying it", runValidate},
 	"plan":     {"show which targets a certificate would be deployed to", runPlan},
 	"local":    {"run the local cloud (local up) and local functions", runLocal},
+	"deploy":   {"roll a CAS certificate out to every covered target", runDeploy},
 }
 
 func main() {

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/certflow/certflow/pkg/app"
+	"github.com/certflow/certflow/pkg/deploy"
+	"github.com/certflow/certflow/pkg/events"
+)
+
+const deployUsage = `usage: certflow deploy --config FILE --cert-id N [--roots FILE] [--dry-run] [--only ID]... [--timeout D] [--json]
+
+Rolls CAS certificate N out to every target in the targets file that it covers, exactly as
+the deployer function does, against the endpoint in CERTFLOW_ENDPOINT (the local cloud) or
+the real regional endpoints, with ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET[/SECURITY_TOKEN].
+Exit 0: nothing failed; 1: some target failed or the certificate is invalid; 2: usage or setup error.
+`
+
+func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("deploy", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, deployUsage) }
+	cfgPath := fs.String("config", "", "targets file (YAML)")
+	certID := fs.Int64("cert-id", 0, "CAS certificate ID")
+	roots := fs.String("roots", "", "extra trust roots PEM (private CAs)")
+	dryRun := fs.Bool("dry-run", false, "read only: report what would be deployed")
+	timeout := fs.Duration("timeout", 10*time.Minute, "deadline for the whole rollout")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	var only listFlag
+	fs.Var(&only, "only", "restrict to a target ID (clb:<lb>:<port>[:<sni>], cdn:<domain>, ecs:<instance>); repeatable")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *cfgPath == "" || *certID <= 0 || fs.NArg() > 0 {
+		fmt.Fprint(stderr, deployUsage)
+		return exitUsage
+	}
+	env, err := app.Load(*cfgPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "certflow deploy: %v\n", err)
+		return exitUsage
+	}
+	if *roots != "" {
+		if env.Roots, err = app.Roots(env.Config.Roots, *roots); err != nil {
+			fmt.Fprintf(stderr, "certflow deploy: %v\n", err)
+			return exitUsage
+		}
+	}
+	if env.Creds.Get().IsZero() {
+		fmt.Fprintln(stderr, "certflow deploy: no credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+		return exitUsage
+	}
+	svc := &deploy.Service{Clients: env.Clients, Config: env.Config, Roots: env.Roots, Log: stderr}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	rep, err := svc.Run(ctx, events.Deploy{CertID: *certID, DryRun: *dryRun, Only: only, EventID: events.ManualEventID, Manual: true})
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(rep)
+	} else {
+		rep.WriteTable(stdout)
+	}
+	switch {
+	case err != nil: // invalid certificate, CAS or plan failure
+		fmt.Fprintf(stderr, "certflow deploy: %v\n", err)
+		return exitFinding
+	case rep.Totals.Failed > 0:
+		return exitFinding
+	}
+	return exitOK
+}
