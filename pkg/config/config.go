@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -132,6 +133,20 @@ type AIRec struct {
 	Domains      []string `yaml:"domains"`      // custom domains to bind; at least one
 	EnforceHTTPS bool     `yaml:"enforceHttps"` // switch HTTPS enforcement on after binding
 	Queue        string   `yaml:"queue"`        // MNS queue of BindTasks; default certflow-bind
+	// Endpoints optionally maps a custom domain to the host:port its TLS server is reached
+	// at when the binder proves the domain serves the bound certificate (the domain is
+	// still sent as SNI and verified). A domain absent here is dialled at <domain>:443.
+	// Keys must be listed in Domains; they are normalised like Domains.
+	Endpoints map[string]string `yaml:"endpoints,omitempty"`
+}
+
+// Address is the host:port at which the binder probes custom domain d: Endpoints[d] when
+// set, else d:443.
+func (a *AIRec) Address(d string) string {
+	if addr, ok := a.Endpoints[d]; ok && addr != "" {
+		return addr
+	}
+	return net.JoinHostPort(d, "443")
 }
 
 // Checker holds the endpoint checker's thresholds.

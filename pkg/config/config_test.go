@@ -151,6 +151,8 @@ func TestInvalid(t *testing.T) {
 		{"airec endpoint http", "airec: {region: cn-hangzhou, instanceId: airec-cn-a1, domains: [r.example.com], endpoint: \"http://airec.example.com\"}\n", `t.yaml:1: airec.endpoint: "http://airec.example.com": must use https (http only for loopback addresses)`},
 		{"airec wildcard domain", "airec: {region: cn-hangzhou, instanceId: airec-cn-a1, domains: [\"*.example.com\"]}\n", `t.yaml:1: airec.domains[0]: "*.example.com": a wildcard is not allowed here`},
 		{"airec token env", "airec: {region: cn-hangzhou, instanceId: airec-cn-a1, domains: [r.example.com], tokenEnv: \"$TOKEN\"}\n", `t.yaml:1: airec.tokenEnv: "$TOKEN" is not an environment variable name`},
+		{"airec endpoints unknown domain", "airec: {region: cn-hangzhou, instanceId: airec-cn-a1, domains: [r.example.com], endpoints: {\"x.example.com\": \"127.0.0.1:443\"}}\n", `t.yaml:1: airec.endpoints.x.example.com: "x.example.com" is not one of airec.domains`},
+		{"airec endpoints address", "airec:\n  region: cn-hangzhou\n  instanceId: airec-cn-a1\n  domains: [r.example.com]\n  endpoints:\n    R.Example.com: nohost\n", `t.yaml:6: airec.endpoints.R.Example.com: "nohost": want host:port`},
 		{"airec queue", "airec: {region: cn-hangzhou, instanceId: airec-cn-a1, domains: [r.example.com], queue: \"bind queue\"}\n", `t.yaml:1: airec.queue: "bind queue" is not an MNS queue name`},
 		{"checker warnDays", "checker: {warnDays: -3}\ntargets:" + clb, "t.yaml:1: checker.warnDays: -3 is out of range (1-365)"},
 		{"checker minTls", "checker: {minTls: \"TLSv1.2\"}\ntargets:" + clb, `t.yaml:1: checker.minTls: "TLSv1.2" is not a TLS version (want 1.0, 1.1, 1.2 or 1.3)`},
@@ -284,4 +286,26 @@ func FuzzConfigParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestAIRecEndpoints(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "t.yaml")
+	src := "airec:\n  region: cn-hangzhou\n  instanceId: airec-cn-a1\n  domains: [rec.example.com, api.example.com]\n  endpoints:\n    REC.example.com.: 127.0.0.1:8443\n"
+	if err := os.WriteFile(p, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ domain, want string }{
+		{"rec.example.com", "127.0.0.1:8443"},
+		{"api.example.com", "api.example.com:443"},
+	} {
+		t.Run(tc.domain, func(t *testing.T) {
+			if got := cfg.AIRec.Address(tc.domain); got != tc.want {
+				t.Errorf("Address(%q) = %q, want %q", tc.domain, got, tc.want)
+			}
+		})
+	}
 }

@@ -337,6 +337,29 @@ func (c *checker) airec(p string, a *AIRec) {
 	} else if !queueRE.MatchString(a.Queue) {
 		c.add(join(p, "queue"), "%q is not an MNS queue name", a.Queue)
 	}
+	if len(a.Endpoints) > 0 {
+		eps := make(map[string]string, len(a.Endpoints))
+		keys := make([]string, 0, len(a.Endpoints))
+		for k := range a.Endpoints {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys) // stable problem order
+		for _, raw := range keys {
+			ep := join(join(p, "endpoints"), raw)
+			n, err := NormalizeName(raw)
+			if err != nil {
+				c.add(ep, "%v", err)
+				continue
+			}
+			if !slices.Contains(a.Domains, n) {
+				c.add(ep, "%q is not one of airec.domains", raw)
+				continue
+			}
+			c.hostPort(ep, a.Endpoints[raw])
+			eps[n] = a.Endpoints[raw]
+		}
+		a.Endpoints = eps
+	}
 }
 
 func (c *checker) checkerSection(p string, ch *Checker) {

@@ -90,6 +90,15 @@ func (c *Cloud) TargetsConfig() *config.Config {
 		a := e.AIRec[0]
 		cfg.AIRec = &config.AIRec{Region: a.Region, InstanceID: a.InstanceID, Endpoint: c.Endpoint(),
 			TokenEnv: "CERTFLOW_AIREC_TOKEN", Domains: a.Domains, EnforceHTTPS: true, Queue: firstQueue(e.Queues)}
+		// The custom domains' TLS servers listen on loopback ports, not <domain>:443.
+		for _, d := range a.Domains {
+			if ad, ok := addr["airec:"+strings.ToLower(d)]; ok {
+				if cfg.AIRec.Endpoints == nil {
+					cfg.AIRec.Endpoints = map[string]string{}
+				}
+				cfg.AIRec.Endpoints[strings.ToLower(d)] = ad
+			}
+		}
 	}
 	return cfg
 }

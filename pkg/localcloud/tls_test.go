@@ -64,6 +64,11 @@ func TestTLSEndpoints(t *testing.T) {
 	if len(cfg.Targets) != 3+6+2 {
 		t.Fatalf("targets %d", len(cfg.Targets))
 	}
+	for _, ep := range info.Endpoints {
+		if ep.Kind == "airec" && cfg.AIRec.Address(ep.Name) != ep.Address {
+			t.Errorf("targets file: airec %s at %q, the TLS server is at %s", ep.Name, cfg.AIRec.Address(ep.Name), ep.Address)
+		}
+	}
 	find := func(name string) Endpoint {
 		for _, ep := range info.Endpoints {
 			if ep.Name == name {
