@@ -120,3 +120,65 @@ func TestRepoSampleEventsMatchOneTrigger(t *testing.T) {
 		})
 	}
 }
+
+// TestRepoQueueAndTimerSamplesMatchSYAML keeps events/timer.json and events/mns-bind-task.json
+// what the s.yaml triggers really deliver: the timer's name and payload, and MNS events as the
+// binder's trigger shapes them (source name; a JSON body, because IsBase64Decode decodes it).
+func TestRepoQueueAndTimerSamplesMatchSYAML(t *testing.T) {
+	fns := repoFunctions(t)
+	read := func(name string) []byte {
+		t.Helper()
+		data, err := os.ReadFile(filepath.Join("..", "..", "events", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	t.Run("timer.json", func(t *testing.T) {
+		var tm TimerEvent
+		if err := json.Unmarshal(read("timer.json"), &tm); err != nil {
+			t.Fatal(err)
+		}
+		var found bool
+		for _, tr := range fns["certflow-checker"].Triggers {
+			if tr.Type == sconfig.TypeTimer {
+				found = true
+				if tm.TriggerName != tr.Name || tm.Payload != tr.Timer.Payload {
+					t.Errorf("sample {%s, %q}, s.yaml timer {%s, %q}", tm.TriggerName, tm.Payload, tr.Name, tr.Timer.Payload)
+				}
+			}
+		}
+		if !found {
+			t.Fatal("s.yaml checker has no timer trigger")
+		}
+	})
+	t.Run("mns-bind-task.json", func(t *testing.T) {
+		var evs []CloudEvent
+		if err := json.Unmarshal(read("mns-bind-task.json"), &evs); err != nil || len(evs) == 0 {
+			t.Fatalf("want a JSON array of CloudEvents (event streaming): %v", err)
+		}
+		bind := fns["certflow-binder"]
+		var tr *sconfig.Trigger
+		for i := range bind.Triggers {
+			if eb := bind.Triggers[i].EventBridge; eb != nil && eb.Source.Parameters.MNS != nil {
+				tr = &bind.Triggers[i]
+			}
+		}
+		if tr == nil {
+			t.Fatal("s.yaml binder has no MNS trigger")
+		}
+		wantSource := "MNS-" + bind.Name + "-" + tr.Name
+		for _, ev := range evs {
+			var data MNSEventData
+			if err := json.Unmarshal(ev.Data, &data); err != nil {
+				t.Fatal(err)
+			}
+			if ev.Source != wantSource || ev.AliyunEventBusName != wantSource {
+				t.Errorf("source %s / bus %s, want %s", ev.Source, ev.AliyunEventBusName, wantSource)
+			}
+			if isJSON := json.Valid([]byte(data.MessageBody)); isJSON != tr.EventBridge.Source.Parameters.MNS.Base64Decode() {
+				t.Errorf("messageBody JSON = %v but IsBase64Decode = %v", isJSON, !isJSON)
+			}
+		}
+	})
+}

@@ -48,6 +48,10 @@ type Function struct {
 	Triggers []sconfig.Trigger
 	// MaxAsyncRetryAttempts is asyncInvokeConfig.maxAsyncRetryAttempts for timer runs (default 3).
 	MaxAsyncRetryAttempts *int
+	// ReservedConcurrency is concurrencyConfig.reservedConcurrency: the most instances of this
+	// function that run at once (FC 3.0 go1 instances take one invocation each, so also the most
+	// concurrent invocations); invocations beyond it wait. 0 = Options.MaxInstances.
+	ReservedConcurrency int
 }
 
 func (f *Function) handler() string { return filepath.Base(f.Binary) }
@@ -217,7 +221,14 @@ func (r *Runtime) Add(fn Function) error {
 	if _, dup := r.fns[fn.Name]; dup {
 		return fmt.Errorf("localfc: function %s: already added", fn.Name)
 	}
-	r.fns[fn.Name] = &pool{fn: fn, sem: make(chan struct{}, r.opts.MaxInstances), all: map[*instance]struct{}{}}
+	if fn.ReservedConcurrency < 0 {
+		return fmt.Errorf("localfc: function %s: reserved concurrency %d is negative", fn.Name, fn.ReservedConcurrency)
+	}
+	slots := r.opts.MaxInstances
+	if fn.ReservedConcurrency > 0 {
+		slots = fn.ReservedConcurrency
+	}
+	r.fns[fn.Name] = &pool{fn: fn, sem: make(chan struct{}, slots), all: map[*instance]struct{}{}}
 	return nil
 }
 

@@ -483,3 +483,47 @@ func TestColdStartMedian(t *testing.T) {
 	}
 	t.Logf("cold start (exec to first next) over 20 instances: median %v, min %v, max %v", samples[10], samples[0], samples[19])
 }
+
+// TestReservedConcurrencyCapsInstances proves concurrencyConfig.reservedConcurrency: with 1,
+// concurrent invocations run one after the other on one instance; s.yaml's deployer has it.
+func TestReservedConcurrencyCapsInstances(t *testing.T) {
+	fn := echoFunction(t)
+	fn.ReservedConcurrency = 1
+	r := newRuntime(t, fn)
+	const n = 3
+	var wg sync.WaitGroup
+	pids := make([]int, n)
+	start := time.Now()
+	for i := range pids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := r.Invoke(t.Context(), "echo", []byte(`{"op":"sleep","sleep":"300ms"}`))
+			if err == nil && res.Error == nil {
+				var rep echoReply
+				_ = json.Unmarshal(res.Payload, &rep)
+				pids[i] = rep.PID
+			}
+		}()
+	}
+	wg.Wait()
+	if el := time.Since(start); el < n*300*time.Millisecond {
+		t.Errorf("%d invocations of 300ms took %v: they overlapped", n, el)
+	}
+	for _, pid := range pids {
+		if pid == 0 || pid != pids[0] {
+			t.Fatalf("want one instance serving all invocations, got pids %v", pids)
+		}
+	}
+
+	bad := echoFunction(t)
+	bad.Name, bad.ReservedConcurrency = "neg", -1
+	if err := New(Options{}).Add(bad); err == nil || !strings.Contains(err.Error(), "reserved concurrency") {
+		t.Errorf("negative reserved concurrency: err = %v", err)
+	}
+
+	fns := repoFunctions(t)
+	if got := fns["certflow-deployer"].ReservedConcurrency; got != 1 {
+		t.Errorf("s.yaml deployer reservedConcurrency = %d, want 1", got)
+	}
+}

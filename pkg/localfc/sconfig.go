@@ -19,6 +19,7 @@ func FromSConfig(p *sconfig.Project, fn *sconfig.Function) Function {
 		MemoryMB:              fn.MemorySize,
 		Triggers:              fn.Triggers,
 		MaxAsyncRetryAttempts: fn.AsyncInvoke.MaxAsyncRetryAttempts,
+		ReservedConcurrency:   reservedConcurrency(p, fn),
 	}
 	for k, v := range fn.Env {
 		out.Env[k] = v
@@ -30,6 +31,26 @@ func FromSConfig(p *sconfig.Project, fn *sconfig.Function) Function {
 		out.PreStop, out.PreStopTimeout = h.Handler, time.Duration(h.Timeout)*time.Second
 	}
 	return out
+}
+
+// reservedConcurrency reads concurrencyConfig.reservedConcurrency from fn's resource props
+// (0 when absent): FC 3.0 caps the function's concurrent instances at it.
+func reservedConcurrency(p *sconfig.Project, fn *sconfig.Function) int {
+	for _, res := range p.Resources {
+		if res.Function.Name != fn.Name {
+			continue
+		}
+		cc, _ := res.Props["concurrencyConfig"].(map[string]any)
+		switch v := cc["reservedConcurrency"].(type) {
+		case int:
+			return v
+		case int64:
+			return int(v)
+		case float64:
+			return int(v)
+		}
+	}
+	return 0
 }
 
 // AddProject adds every fc3 function of p (see FromSConfig), each with env added to its own
