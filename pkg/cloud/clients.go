@@ -54,6 +54,7 @@ type Clients struct {
 // may be updated later with creds.Set). A malformed opts.Endpoint is
 // reported by every constructor.
 func New(opts Options, creds *Provider) *Clients {
+	warmEndpointMaps()
 	if creds == nil {
 		creds = NewProvider(Credentials{})
 	}
@@ -296,3 +297,15 @@ func RealDomain(product, region string) string {
 	}
 	return p + "." + region + ".aliyuncs.com"
 }
+
+// warmEndpointMaps builds the SDK's per-service endpoint maps once. Each service's
+// GetEndpointMap fills a package variable on first use without synchronisation, so two
+// clients constructed concurrently race (seen with -race); after the first call the maps
+// are only read.
+var warmEndpointMaps = sync.OnceFunc(func() {
+	cas.GetEndpointMap()
+	cdn.GetEndpointMap()
+	ecs.GetEndpointMap()
+	oos.GetEndpointMap()
+	slb.GetEndpointMap()
+})
