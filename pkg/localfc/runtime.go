@@ -154,6 +154,9 @@ type Options struct {
 	// OnTrigger, when set, is called after every invocation a trigger makes (Fire, FireTimer,
 	// timer schedules, MNS deliveries), from the trigger's goroutine.
 	OnTrigger func(TriggerRun)
+	// ManualTimers leaves timer triggers to FireTimer: Start does not schedule them, so a demo
+	// or test knows exactly when the checker runs.
+	ManualTimers bool
 	// Now is the clock for timer payloads; nil = time.Now.
 	Now func() time.Time
 }

@@ -360,7 +360,7 @@ func (r *Runtime) Start(ctx context.Context) error {
 			t := &p.fn.Triggers[i]
 			switch {
 			case t.Type == sconfig.TypeTimer && t.Timer != nil:
-				if t.Timer.Enable != nil && !*t.Timer.Enable {
+				if (t.Timer.Enable != nil && !*t.Timer.Enable) || r.opts.ManualTimers {
 					continue
 				}
 				sched, err := sconfig.ParseCron(t.Timer.CronExpression)

@@ -207,6 +207,31 @@ func TestTimerSchedule(t *testing.T) {
 	}
 }
 
+// TestManualTimersAreNotScheduled proves Options.ManualTimers: the every-second schedule never
+// runs, FireTimer still does.
+func TestManualTimersAreNotScheduled(t *testing.T) {
+	fn := echoFunction(t)
+	fn.Triggers = []sconfig.Trigger{{Name: "tick", Type: sconfig.TypeTimer,
+		Timer: &sconfig.TimerConfig{CronExpression: "*/1 * * * * *", Payload: "p"}}}
+	rec := newRuns()
+	r := New(Options{OnTrigger: rec.add, ManualTimers: true})
+	t.Cleanup(func() { _ = r.Close() })
+	if err := r.Add(fn); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case x := <-rec.ch:
+		t.Fatalf("timer ran on its schedule: %+v", x)
+	case <-time.After(1500 * time.Millisecond):
+	}
+	if res, err := r.FireTimer(t.Context(), "echo"); err != nil || res.Error != nil {
+		t.Fatalf("FireTimer: %v %v", err, res.Error)
+	}
+}
+
 // mnsFixture is an MNS emulator on loopback reached through the official SDK.
 type mnsFixture struct {
 	svc    *mnsemu.Service
