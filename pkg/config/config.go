@@ -57,8 +57,8 @@ type CAS struct {
 // Target is one endpoint that serves certificates. Which fields apply depends on Kind;
 // a field that does not apply to the kind is an error at load time.
 //
-//	clb: region, loadBalancerId, port, sniDomain, names, forceHttps, httpPort, hsts, minTls, endpoint
-//	cdn: domain, names, forceHttps, hsts, minTls, endpoint
+//	clb: region, loadBalancerId, port, sniDomain, names, forceHttps, httpPort, hsts, minTls, endpoint, httpEndpoint
+//	cdn: domain, names, forceHttps, hsts, minTls, endpoint, httpEndpoint
 //	ecs: region, instanceId, certPath, keyPath, testCommand, reloadCommand, names, endpoint
 type Target struct {
 	Kind string `yaml:"kind"` // clb, cdn or ecs
@@ -93,6 +93,9 @@ type Target struct {
 	// Endpoint is host:port to probe over TLS (with the served names as SNI); empty =
 	// resolve the names.
 	Endpoint string `yaml:"endpoint"`
+	// HTTPEndpoint is host:port where the checker asks plain HTTP for the redirect
+	// (clb, cdn); empty = the first served name at httpPort (clb) or port 80 (cdn).
+	HTTPEndpoint string `yaml:"httpEndpoint"`
 }
 
 // ID returns the target's stable identifier: clb:<lb-id>:<port>[:<sni-domain>],
@@ -138,6 +141,10 @@ type AIRec struct {
 	// still sent as SNI and verified). A domain absent here is dialled at <domain>:443.
 	// Keys must be listed in Domains; they are normalised like Domains.
 	Endpoints map[string]string `yaml:"endpoints,omitempty"`
+	// HTTPEndpoints maps a custom domain to the host:port the checker asks plain HTTP
+	// for the HTTPS redirect (with enforceHttps); absent = <domain>:80. Same key rules
+	// as Endpoints.
+	HTTPEndpoints map[string]string `yaml:"httpEndpoints,omitempty"`
 }
 
 // Address is the host:port at which the binder probes custom domain d: Endpoints[d] when
@@ -147,6 +154,15 @@ func (a *AIRec) Address(d string) string {
 		return addr
 	}
 	return net.JoinHostPort(d, "443")
+}
+
+// HTTPAddress is the host:port at which the checker asks custom domain d for the HTTPS
+// redirect: HTTPEndpoints[d] when set, else d:80.
+func (a *AIRec) HTTPAddress(d string) string {
+	if addr, ok := a.HTTPEndpoints[d]; ok && addr != "" {
+		return addr
+	}
+	return net.JoinHostPort(d, "80")
 }
 
 // Checker holds the endpoint checker's thresholds.

@@ -130,6 +130,8 @@ func TestInvalid(t *testing.T) {
 		{"httpPort equals port", "targets:" + clb + "    forceHttps: true\n    httpPort: 443\n", "t.yaml:8: targets[0].httpPort: must differ from port 443"},
 		{"minTls", "targets:" + clb + "    minTls: \"1.4\"\n", `t.yaml:7: targets[0].minTls: "1.4" is not a TLS version (want 1.0, 1.1, 1.2 or 1.3)`},
 		{"endpoint", "targets:" + clb + "    endpoint: 203.0.113.1\n", `t.yaml:7: targets[0].endpoint: "203.0.113.1": want host:port`},
+		{"httpEndpoint", "targets:" + clb + "    httpEndpoint: 203.0.113.1\n", `t.yaml:7: targets[0].httpEndpoint: "203.0.113.1": want host:port`},
+		{"airec httpEndpoints key", "airec: {region: cn-hangzhou, instanceId: airec-cn-a1, domains: [r.example.com], httpEndpoints: {x.example.com: \"127.0.0.1:80\"}}\n", `t.yaml:1: airec.httpEndpoints.x.example.com: "x.example.com" is not one of airec.domains`},
 		{"field of other kind", "targets:" + clb + "    certPath: /etc/x.pem\n", "t.yaml:7: targets[0].certPath: not allowed for kind clb"},
 		{"cdn domain required", "targets:\n  - kind: cdn\n", "t.yaml:2: targets[0].domain: required"},
 		{"cdn region not allowed", "targets:\n  - kind: cdn\n    domain: a.example.com\n    region: cn-hangzhou\n", "t.yaml:4: targets[0].region: not allowed for kind cdn"},

@@ -89,11 +89,11 @@ func (c *checker) target(p string, t *Target) bool {
 		{"sniDomain", t.SNIDomain != ""}, {"domain", t.Domain != ""}, {"instanceId", t.InstanceID != ""},
 		{"certPath", t.CertPath != ""}, {"keyPath", t.KeyPath != ""}, {"testCommand", t.TestCommand != ""},
 		{"reloadCommand", t.ReloadCommand != ""}, {"forceHttps", t.ForceHTTPS}, {"httpPort", t.HTTPPort != 0},
-		{"hsts", t.HSTS}, {"minTls", t.MinTLS != ""},
+		{"hsts", t.HSTS}, {"minTls", t.MinTLS != ""}, {"httpEndpoint", t.HTTPEndpoint != ""},
 	}
 	allowed := map[string][]string{
-		KindCLB: {"region", "loadBalancerId", "port", "sniDomain", "forceHttps", "httpPort", "hsts", "minTls"},
-		KindCDN: {"domain", "forceHttps", "hsts", "minTls"},
+		KindCLB: {"region", "loadBalancerId", "port", "sniDomain", "forceHttps", "httpPort", "hsts", "minTls", "httpEndpoint"},
+		KindCDN: {"domain", "forceHttps", "hsts", "minTls", "httpEndpoint"},
 		KindECS: {"region", "instanceId", "certPath", "keyPath", "testCommand", "reloadCommand"},
 	}
 	ok := true
@@ -117,6 +117,9 @@ func (c *checker) target(p string, t *Target) bool {
 	}
 	if t.Endpoint != "" {
 		c.hostPort(join(p, "endpoint"), t.Endpoint)
+	}
+	if t.HTTPEndpoint != "" {
+		c.hostPort(join(p, "httpEndpoint"), t.HTTPEndpoint)
 	}
 
 	switch t.Kind {
@@ -337,29 +340,37 @@ func (c *checker) airec(p string, a *AIRec) {
 	} else if !queueRE.MatchString(a.Queue) {
 		c.add(join(p, "queue"), "%q is not an MNS queue name", a.Queue)
 	}
-	if len(a.Endpoints) > 0 {
-		eps := make(map[string]string, len(a.Endpoints))
-		keys := make([]string, 0, len(a.Endpoints))
-		for k := range a.Endpoints {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys) // stable problem order
-		for _, raw := range keys {
-			ep := join(join(p, "endpoints"), raw)
-			n, err := NormalizeName(raw)
-			if err != nil {
-				c.add(ep, "%v", err)
-				continue
-			}
-			if !slices.Contains(a.Domains, n) {
-				c.add(ep, "%q is not one of airec.domains", raw)
-				continue
-			}
-			c.hostPort(ep, a.Endpoints[raw])
-			eps[n] = a.Endpoints[raw]
-		}
-		a.Endpoints = eps
+	a.Endpoints = c.domainAddrs(join(p, "endpoints"), a.Domains, a.Endpoints)
+	a.HTTPEndpoints = c.domainAddrs(join(p, "httpEndpoints"), a.Domains, a.HTTPEndpoints)
+}
+
+// domainAddrs validates a custom domain → host:port map (keys among domains) and returns
+// it with normalised keys.
+func (c *checker) domainAddrs(p string, domains []string, m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return m
 	}
+	eps := make(map[string]string, len(m))
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // stable problem order
+	for _, raw := range keys {
+		ep := join(p, raw)
+		n, err := NormalizeName(raw)
+		if err != nil {
+			c.add(ep, "%v", err)
+			continue
+		}
+		if !slices.Contains(domains, n) {
+			c.add(ep, "%q is not one of airec.domains", raw)
+			continue
+		}
+		c.hostPort(ep, m[raw])
+		eps[n] = m[raw]
+	}
+	return eps
 }
 
 func (c *checker) checkerSection(p string, ch *Checker) {

@@ -43,9 +43,12 @@ func (c *Cloud) Roots() string { return c.roots }
 // HTTPS listener and SNI extension, CDN domain and ECS host, plus the AIRec section.
 func (c *Cloud) TargetsConfig() *config.Config {
 	e := c.estate
-	addr := map[string]string{}
+	addr, httpAddr := map[string]string{}, map[string]string{}
 	for _, ep := range c.ext.endpoints {
 		addr[ep.ID] = ep.Address
+		if ep.HTTP != "" {
+			httpAddr[ep.ID] = ep.HTTP
+		}
 	}
 	cfg := &config.Config{CAS: config.CAS{Region: "cn-hangzhou"}, Roots: c.roots}
 	for _, lb := range e.CLBs {
@@ -63,7 +66,7 @@ func (c *Cloud) TargetsConfig() *config.Config {
 			t := config.Target{Kind: "clb", Region: lb.Region, LoadBalancerID: lb.ID, Port: l.Port,
 				Names: l.Names, Endpoint: addr[id]}
 			if httpPort != 0 {
-				t.ForceHTTPS, t.HTTPPort = true, httpPort
+				t.ForceHTTPS, t.HTTPPort, t.HTTPEndpoint = true, httpPort, httpAddr[id]
 			}
 			cfg.Targets = append(cfg.Targets, t)
 			for _, d := range l.Extensions {
@@ -80,7 +83,7 @@ func (c *Cloud) TargetsConfig() *config.Config {
 			served = "*" + name
 		}
 		cfg.Targets = append(cfg.Targets, config.Target{Kind: "cdn", Domain: name, Names: []string{served},
-			ForceHTTPS: true, HSTS: true, MinTLS: "1.2", Endpoint: addr["cdn:"+name]})
+			ForceHTTPS: true, HSTS: true, MinTLS: "1.2", Endpoint: addr["cdn:"+name], HTTPEndpoint: httpAddr["cdn:"+name]})
 	}
 	for _, h := range e.ECS {
 		cfg.Targets = append(cfg.Targets, config.Target{Kind: "ecs", Region: h.Region, InstanceID: h.InstanceID,
@@ -97,6 +100,12 @@ func (c *Cloud) TargetsConfig() *config.Config {
 					cfg.AIRec.Endpoints = map[string]string{}
 				}
 				cfg.AIRec.Endpoints[strings.ToLower(d)] = ad
+			}
+			if hd, ok := httpAddr["airec:"+strings.ToLower(d)]; ok {
+				if cfg.AIRec.HTTPEndpoints == nil {
+					cfg.AIRec.HTTPEndpoints = map[string]string{}
+				}
+				cfg.AIRec.HTTPEndpoints[strings.ToLower(d)] = hd
 			}
 		}
 	}
