@@ -38,6 +38,7 @@ var commands = map[string]command{
 	"plan":     {"show which targets a certificate would be deployed to", runPlan},
 	"local":    {"run the local cloud (local up) and local functions", runLocal},
 	"deploy":   {"roll a CAS certificate out to every covered target", runDeploy},
+	"bind":     {"bind a certificate to AIRec without the queue", runBind},
 }
 
 func main() {
