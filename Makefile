@@ -23,6 +23,20 @@ vet:
 
 test: vet
 	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
+	$(MAKE) fuzz FUZZTIME=3s
+
+# Every fuzz target for a short time (CI runs it through `make test`); each keeps its
+# committed seed corpus in testdata/fuzz.
+FUZZTIME ?= 20s
+FUZZ_TARGETS := ./pkg/certs:FuzzNormalize ./pkg/certs:FuzzParsePFX ./pkg/events:FuzzDecodeDeploy \
+	./pkg/events:FuzzDecodeQueue ./pkg/bindtask:FuzzBindTaskDecode ./pkg/config:FuzzConfigParse \
+	./pkg/airec:FuzzReadMapping
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg >/tmp/certflow-fuzz.log 2>&1 || { cat /tmp/certflow-fuzz.log; exit 1; }; \
+	done
 
 clean:
 	rm -rf $(BIN)
