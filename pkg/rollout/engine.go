@@ -3,6 +3,7 @@ package rollout
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -97,7 +98,8 @@ func (e *Engine) Run(ctx context.Context, tasks []Task) []Result {
 
 	sem := make(chan struct{}, limit)
 	var wg sync.WaitGroup
-	for i, t := range tasks {
+	for _, i := range dispatchOrder(tasks) {
+		t := tasks[i]
 		select {
 		case sem <- struct{}{}:
 		case <-runCtx.Done():
@@ -116,6 +118,32 @@ func (e *Engine) Run(ctx context.Context, tasks []Task) []Result {
 	}
 	wg.Wait()
 	return results
+}
+
+// dispatchOrder is the order tasks start in: round-robin over target kinds (the ID's
+// prefix before the first ':'), each kind in input order. Kinds have separate quotas; in
+// input order, a run of targets whose quota is slow (CLB: 1.5 listener updates/s) would
+// fill every slot waiting for tokens while the kinds with fast quotas sat idle.
+func dispatchOrder(tasks []Task) []int {
+	var kinds []string
+	byKind := map[string][]int{}
+	for i, t := range tasks {
+		k, _, _ := strings.Cut(t.Target, ":")
+		if _, ok := byKind[k]; !ok {
+			kinds = append(kinds, k)
+		}
+		byKind[k] = append(byKind[k], i)
+	}
+	order := make([]int, 0, len(tasks))
+	for len(order) < len(tasks) {
+		for _, k := range kinds {
+			if q := byKind[k]; len(q) > 0 {
+				order = append(order, q[0])
+				byKind[k] = q[1:]
+			}
+		}
+	}
+	return order
 }
 
 // runOne runs one task, giving up on it when ctx ends.
