@@ -123,7 +123,7 @@ func TestInvalid(t *testing.T) {
 		{"port required", "targets:\n  - kind: clb\n    region: cn-beijing\n    loadBalancerId: lb-a\n    names: [a.example.com]\n", "t.yaml:2: targets[0].port: required"},
 		{"port range", strings.Replace("targets:"+clb, "443", "70000", 1), "t.yaml:5: targets[0].port: 70000 is out of range (1-65535)"},
 		{"clb names required", "targets:\n  - kind: clb\n    region: cn-beijing\n    loadBalancerId: lb-a\n    port: 443\n", "t.yaml:2: targets[0].names: required: the host names this target serves"},
-		{"bad name", strings.Replace("targets:"+clb, "www.example.com", "www..example.com", 1), `t.yaml:6: targets[0].names[0]: domain name "www..example.com": empty or over-long label`},
+		{"bad name", strings.Replace("targets:"+clb, "www.example.com", "www..example.com", 1), `t.yaml:6: targets[0].names[0]: domain name "www..example.com": empty label`},
 		{"mid wildcard", strings.Replace("targets:"+clb, "www.example.com", "a.*.example.com", 1), `t.yaml:6: targets[0].names[0]: domain name "a.*.example.com": a wildcard is allowed only as the whole first label`},
 		{"duplicate name", strings.Replace("targets:"+clb, "[www.example.com]", "[www.example.com, WWW.example.com.]", 1), "t.yaml:6: targets[0].names[1]: duplicate of targets[0].names[0] (www.example.com)"},
 		{"httpPort without forceHttps", "targets:" + clb + "    httpPort: 80\n", "t.yaml:7: targets[0].httpPort: only used with forceHttps: true"},

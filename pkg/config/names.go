@@ -2,54 +2,40 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 
-	"golang.org/x/net/idna"
+	"github.com/certflow/certflow/pkg/certs"
 )
 
-// NormalizeName returns a DNS name in the form certflow compares names in: lower
-// case, one trailing dot removed, internationalised labels as A-labels (IDNA lookup
-// profile). A leading "*." wildcard label is kept. Anything that is not a valid host
-// name is an error.
+// NormalizeName returns a DNS name in the form certflow compares names in — the one rule
+// of certs.NormalizeName (lower case, one trailing dot removed, A-labels), so the targets
+// file, the deployer and the checker can never disagree — plus what a served host name
+// needs: a wildcard only as the whole first label, at least two labels, no IP address.
 func NormalizeName(name string) (string, error) {
-	n := strings.TrimSpace(name)
-	n = strings.TrimSuffix(n, ".")
+	n := strings.TrimSuffix(strings.TrimSpace(name), ".")
 	if n == "" {
 		return "", fmt.Errorf("empty domain name")
 	}
-	wildcard := false
-	if strings.HasPrefix(n, "*.") {
-		wildcard = true
-		n = n[2:]
-	}
-	if strings.Contains(n, "*") {
+	if strings.Contains(strings.TrimPrefix(n, "*."), "*") {
 		return "", fmt.Errorf("domain name %q: a wildcard is allowed only as the whole first label", name)
 	}
-	ascii, err := idna.Lookup.ToASCII(n)
+	norm, err := certs.NormalizeName(n)
 	if err != nil {
-		return "", fmt.Errorf("domain name %q: %w", name, err)
+		return "", fmt.Errorf("domain %w", err)
 	}
-	ascii = strings.ToLower(ascii)
-	if len(ascii) > 253 {
-		return "", fmt.Errorf("domain name %q: longer than 253 characters", name)
+	if net.ParseIP(norm) != nil {
+		return "", fmt.Errorf("domain name %q: an IP address, not a host name", name)
 	}
-	labels := strings.Split(ascii, ".")
-	if len(labels) < 2 && !wildcard {
-		return "", fmt.Errorf("domain name %q: needs at least two labels", name)
-	}
-	for _, l := range labels {
-		if l == "" || len(l) > 63 {
-			return "", fmt.Errorf("domain name %q: empty or over-long label", name)
-		}
-	}
-	if wildcard {
-		if len(labels) < 2 {
+	wildcard := strings.HasPrefix(norm, "*.")
+	if labels := strings.Split(strings.TrimPrefix(norm, "*."), "."); len(labels) < 2 {
+		if wildcard {
 			return "", fmt.Errorf("domain name %q: a wildcard needs at least two labels after it", name)
 		}
-		return "*." + ascii, nil
+		return "", fmt.Errorf("domain name %q: needs at least two labels", name)
 	}
-	return ascii, nil
+	return norm, nil
 }
 
 // NormalizeCDNDomain normalises a CDN target's domain, which has three forms: a
