@@ -488,17 +488,29 @@ func (b *Binder) poll(ctx context.Context, call *rollout.Call, cl *airec.Client,
 	if maxGap <= 0 {
 		maxGap = 5 * time.Second
 	}
+	last := "unknown"
+	stillAtDeadline := func(err error) error {
+		msg := fmt.Sprintf("airec bind of certificate %d still %s at the deadline: the next delivery resumes polling", task.CertID, last)
+		if err != nil {
+			return retryable(fmt.Errorf("%s: %w", msg, err))
+		}
+		return retryable(errors.New(msg))
+	}
 	for {
 		st, err := b.status(ctx, call, cl)
-		if err != nil && ctx.Err() == nil {
+		switch {
+		case err != nil && errors.Is(err, ErrRetry):
+			// The gate gave up: throttled, failing, or no time left before the deadline.
+			return st, stillAtDeadline(err)
+		case err != nil:
 			return st, err
-		}
-		if err == nil && (st.Status == airec.StatusSuccess || st.Status == airec.StatusFailed || st.Status == airec.StatusNone) {
+		case st.Status == airec.StatusSuccess || st.Status == airec.StatusFailed || st.Status == airec.StatusNone:
 			return st, nil
 		}
+		last = st.Status
 		select {
 		case <-ctx.Done():
-			return st, retryable(fmt.Errorf("airec bind of certificate %d still %s at the deadline: the next delivery resumes polling", task.CertID, orDefault(st.Status, "unknown")))
+			return st, stillAtDeadline(nil)
 		case <-time.After(gap):
 		}
 		gap = min(2*gap, maxGap)
