@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/certflow/certflow/pkg/airec"
 	"github.com/certflow/certflow/pkg/certs"
@@ -28,20 +27,6 @@ check reads any certificate_info.xlsx the way the binder does and prints every f
 row and column; --cert FILE (PEM) also requires each domain to be covered by that certificate.
 Exit status: 0 valid (warnings allowed), 1 invalid, 2 usage or I/O error.
 `
-
-// listFlag collects a repeatable flag; each value may be a comma-separated list.
-type listFlag []string
-
-func (l *listFlag) String() string { return strings.Join(*l, ",") }
-
-func (l *listFlag) Set(v string) error {
-	for _, s := range strings.Split(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			*l = append(*l, s)
-		}
-	}
-	return nil
-}
 
 // parseInterleaved parses flags that may come before or after positional arguments.
 func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -31,12 +30,10 @@ flags:
 `
 
 type planOptions struct {
-	config         string
-	cert, key, pfx string
-	pfxPassword    string
-	passphrase     []byte
-	only           []string
-	json           bool
+	config string
+	bundle bundleInput
+	only   []string
+	json   bool
 }
 
 // parsePlan parses the command line. Errors wrap errUsage; flag.ErrHelp is returned as is.
@@ -44,13 +41,9 @@ func parsePlan(args []string, stderr io.Writer) (planOptions, error) {
 	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o planOptions
-	var only idFlag
+	var only listFlag
 	fs.StringVar(&o.config, "config", "", "targets `file` (YAML)")
-	fs.StringVar(&o.cert, "cert", "", "PEM `file` with the certificate chain")
-	fs.StringVar(&o.key, "key", "", "PEM `file` with the private key (optional: coverage needs only the certificate)")
-	fs.StringVar(&o.pfx, "pfx", "", "PFX/PKCS#12 `file`")
-	passwordEnv := fs.String("password-env", "", "environment `variable` holding the PFX password")
-	passphraseEnv := fs.String("passphrase-env", "", "environment `variable` holding the passphrase of an encrypted PEM key")
+	o.bundle.register(fs, "PEM `file` with the private key (optional: coverage needs only the certificate)")
 	fs.Var(&only, "only", "plan only this target `ID`; repeatable")
 	fs.BoolVar(&o.json, "json", false, "print the plan as JSON")
 	fs.Usage = func() {
@@ -68,14 +61,9 @@ func parsePlan(args []string, stderr io.Writer) (planOptions, error) {
 		return o, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	case o.config == "":
 		return o, fmt.Errorf("%w: give --config FILE", errUsage)
-	case o.cert == "" && o.pfx == "":
-		return o, fmt.Errorf("%w: give --cert FILE (with --key FILE) or --pfx FILE", errUsage)
-	case o.cert != "" && o.pfx != "":
-		return o, fmt.Errorf("%w: --cert and --pfx exclude each other", errUsage)
-	case o.key != "" && o.pfx != "":
-		return o, fmt.Errorf("%w: --key goes with --cert; a PFX carries its own key", errUsage)
-	case *passwordEnv != "" && o.pfx == "":
-		return o, fmt.Errorf("%w: --password-env is for --pfx", errUsage)
+	}
+	if err := o.bundle.check(); err != nil {
+		return o, err
 	}
 	for _, id := range only {
 		norm, err := config.NormalizeTargetID(id)
@@ -83,20 +71,6 @@ func parsePlan(args []string, stderr io.Writer) (planOptions, error) {
 			return o, fmt.Errorf("%w: --only: %w", errUsage, err)
 		}
 		o.only = append(o.only, norm)
-	}
-	for flagName, env := range map[string]string{"password-env": *passwordEnv, "passphrase-env": *passphraseEnv} {
-		if env == "" {
-			continue
-		}
-		v, ok := os.LookupEnv(env)
-		if !ok {
-			return o, fmt.Errorf("%w: environment variable %s (from --%s) is not set", errUsage, env, flagName)
-		}
-		if flagName == "password-env" {
-			o.pfxPassword = v
-		} else {
-			o.passphrase = []byte(v)
-		}
 	}
 	return o, nil
 }
@@ -141,35 +115,9 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(fmt.Errorf("roots (from %s): %w", o.config, err))
 	}
-	opts := certs.Options{Roots: roots, Passphrase: o.passphrase, WarnDays: cfg.Checker.WarnDays}
-
-	var (
-		bundle   *certs.Bundle
-		findings []certs.Finding
-	)
-	if o.pfx != "" {
-		data, err := readPlanFile("pfx", o.pfx)
-		if err != nil {
-			return fail(err)
-		}
-		opts.CertSource = o.pfx
-		bundle, findings = certs.ParsePFX(data, o.pfxPassword, opts)
-	} else {
-		certPEM, err := readPlanFile("cert", o.cert)
-		if err != nil {
-			return fail(err)
-		}
-		var keyPEM []byte
-		if o.key != "" {
-			if keyPEM, err = readPlanFile("key", o.key); err != nil {
-				return fail(err)
-			}
-			if keyPEM == nil {
-				keyPEM = []byte{}
-			}
-		}
-		opts.CertSource, opts.KeySource = o.cert, o.key
-		bundle, findings = certs.Parse(certPEM, keyPEM, opts)
+	bundle, findings, err := o.bundle.load(certs.Options{Roots: roots, WarnDays: cfg.Checker.WarnDays})
+	if err != nil {
+		return fail(err)
 	}
 
 	res := planResult{Config: o.config, Findings: findings, Targets: []planTarget{},
@@ -237,37 +185,4 @@ func writePlanText(w io.Writer, res planResult) {
 	tw.Flush()
 	fmt.Fprintf(w, "%d to deploy, %d not covered, %d expanding at deploy time (%s)\n",
 		res.Totals[plan.ActionDeploy], res.Totals[plan.ActionNotCovered], res.Totals[plan.ActionExpand], res.Config)
-}
-
-// idFlag collects repeated --only values.
-type idFlag []string
-
-func (f *idFlag) String() string { return strings.Join(*f, ",") }
-
-func (f *idFlag) Set(v string) error {
-	if strings.TrimSpace(v) == "" {
-		return errors.New("empty target ID")
-	}
-	*f = append(*f, v)
-	return nil
-}
-
-// maxPlanFile bounds what plan reads: bundles are a few KB.
-const maxPlanFile = 1 << 20
-
-// readPlanFile reads a small input file; the error names the flag and the file.
-func readPlanFile(flagName, path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("--%s: %w", flagName, err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxPlanFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("--%s: read %s: %w", flagName, path, err)
-	}
-	if len(data) > maxPlanFile {
-		return nil, fmt.Errorf("--%s: %s is larger than %d bytes; that is not a certificate bundle", flagName, path, maxPlanFile)
-	}
-	return data, nil
 }

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -26,28 +25,10 @@ Exit status: 0 deployable (warnings allowed), 1 error findings, 2 usage or I/O e
 flags:
 `
 
-// maxBundleFile bounds what validate reads: certificate bundles are a few KB; anything
-// near this size is the wrong file.
-const maxBundleFile = 1 << 20
-
 type validateOptions struct {
-	cert, key, pfx string
-	pfxPassword    string
-	certs          certs.Options
-	json           bool
-}
-
-// nameFlag collects repeated --name values.
-type nameFlag []string
-
-func (n *nameFlag) String() string { return strings.Join(*n, ",") }
-
-func (n *nameFlag) Set(v string) error {
-	if strings.TrimSpace(v) == "" {
-		return errors.New("empty name")
-	}
-	*n = append(*n, v)
-	return nil
+	bundle bundleInput
+	certs  certs.Options
+	json   bool
 }
 
 // parseValidate parses and checks the command line. Errors wrap errUsage; flag.ErrHelp is
@@ -56,12 +37,8 @@ func parseValidate(args []string, stderr io.Writer) (validateOptions, error) {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o validateOptions
-	var names nameFlag
-	fs.StringVar(&o.cert, "cert", "", "PEM `file` with the certificate chain (any order; may also hold the key)")
-	fs.StringVar(&o.key, "key", "", "PEM `file` with the private key (PKCS#8, PKCS#1 or SEC1)")
-	fs.StringVar(&o.pfx, "pfx", "", "PFX/PKCS#12 `file` with certificate, chain and key")
-	passwordEnv := fs.String("password-env", "", "environment `variable` holding the PFX password")
-	passphraseEnv := fs.String("passphrase-env", "", "environment `variable` holding the passphrase of an encrypted PEM key")
+	var names listFlag
+	o.bundle.register(fs, "PEM `file` with the private key (PKCS#8, PKCS#1 or SEC1)")
 	roots := fs.String("roots", "", "PEM `file` of extra trusted roots, added to the system roots")
 	fs.Var(&names, "name", "`domain` the certificate must cover; repeatable")
 	warnDays := fs.Int("warn-days", 30, "warn when the leaf expires within `N` days (0 = never)")
@@ -76,33 +53,14 @@ func parseValidate(args []string, stderr io.Writer) (validateOptions, error) {
 		}
 		return o, fmt.Errorf("%w: %w", errUsage, err)
 	}
-	switch {
-	case fs.NArg() > 0:
+	if fs.NArg() > 0 {
 		return o, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
-	case o.cert == "" && o.pfx == "":
-		return o, fmt.Errorf("%w: give --cert FILE (with --key FILE) or --pfx FILE", errUsage)
-	case o.cert != "" && o.pfx != "":
-		return o, fmt.Errorf("%w: --cert and --pfx exclude each other", errUsage)
-	case o.key != "" && o.pfx != "":
-		return o, fmt.Errorf("%w: --key goes with --cert; a PFX carries its own key", errUsage)
-	case *passwordEnv != "" && o.pfx == "":
-		return o, fmt.Errorf("%w: --password-env is for --pfx; use --passphrase-env for an encrypted PEM key", errUsage)
-	case *warnDays < 0:
+	}
+	if err := o.bundle.check(); err != nil {
+		return o, err
+	}
+	if *warnDays < 0 {
 		return o, fmt.Errorf("%w: --warn-days %d must be 0 or more", errUsage, *warnDays)
-	}
-	if *passwordEnv != "" {
-		v, ok := os.LookupEnv(*passwordEnv)
-		if !ok {
-			return o, fmt.Errorf("%w: environment variable %s (from --password-env) is not set", errUsage, *passwordEnv)
-		}
-		o.pfxPassword = v
-	}
-	if *passphraseEnv != "" {
-		v, ok := os.LookupEnv(*passphraseEnv)
-		if !ok {
-			return o, fmt.Errorf("%w: environment variable %s (from --passphrase-env) is not set", errUsage, *passphraseEnv)
-		}
-		o.certs.Passphrase = []byte(v)
 	}
 	pool, err := certs.LoadRoots(*roots)
 	if err != nil {
@@ -117,24 +75,6 @@ func parseValidate(args []string, stderr io.Writer) (validateOptions, error) {
 	return o, nil
 }
 
-// readBundleFile reads a small input file; the error names the flag and the file.
-func readBundleFile(flagName, path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("--%s: %w", flagName, err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxBundleFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("--%s: read %s: %w", flagName, path, err)
-	}
-	if len(data) > maxBundleFile {
-		return nil, fmt.Errorf("--%s: %s is larger than %d bytes; that is not a certificate bundle", flagName, path, maxBundleFile)
-	}
-	return data, nil
-}
-
-// validateResult is the JSON output of `certflow validate`.
 type validateResult struct {
 	Valid    bool               `json:"valid"`
 	Findings []certs.Finding    `json:"findings"`
@@ -153,36 +93,10 @@ func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) int
 		return exitUsage
 	}
 
-	var (
-		bundle   *certs.Bundle
-		findings []certs.Finding
-	)
-	if o.pfx != "" {
-		data, err := readBundleFile("pfx", o.pfx)
-		if err != nil {
-			fmt.Fprintf(stderr, "certflow validate: %v\n", err)
-			return exitUsage
-		}
-		o.certs.CertSource = o.pfx
-		bundle, findings = certs.ParsePFX(data, o.pfxPassword, o.certs)
-	} else {
-		certPEM, err := readBundleFile("cert", o.cert)
-		if err != nil {
-			fmt.Fprintf(stderr, "certflow validate: %v\n", err)
-			return exitUsage
-		}
-		var keyPEM []byte
-		if o.key != "" {
-			if keyPEM, err = readBundleFile("key", o.key); err != nil {
-				fmt.Fprintf(stderr, "certflow validate: %v\n", err)
-				return exitUsage
-			}
-			if keyPEM == nil {
-				keyPEM = []byte{} // an empty key file is a key input without a key: key_missing
-			}
-		}
-		o.certs.CertSource, o.certs.KeySource = o.cert, o.key
-		bundle, findings = certs.Parse(certPEM, keyPEM, o.certs)
+	bundle, findings, err := o.bundle.load(o.certs)
+	if err != nil {
+		fmt.Fprintf(stderr, "certflow validate: %v\n", strings.TrimPrefix(err.Error(), "usage: "))
+		return exitUsage
 	}
 
 	res := validateResult{Valid: bundle != nil && !certs.HasErrors(findings), Findings: findings, Chain: []certs.ChainEntry{}}
@@ -202,7 +116,7 @@ func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) int
 			return exitUsage
 		}
 	} else {
-		writeValidateText(stdout, res, bundle, o.key != "" || o.pfx != "")
+		writeValidateText(stdout, res, bundle, o.bundle.hasKey())
 	}
 	if !res.Valid {
 		return exitFinding

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/certflow/certflow/pkg/certs"
+)
+
+// listFlag collects a repeatable flag; each value may be a comma-separated list.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
+}
+
+// bundleInput is a certificate bundle named on the command line: --cert (with an optional
+// --key) as PEM, or --pfx. Passwords and passphrases come only from environment variables,
+// never from the command line (which other users can read in the process list).
+type bundleInput struct {
+	cert, key, pfx             string
+	passwordEnv, passphraseEnv string
+}
+
+func (b *bundleInput) register(fs *flag.FlagSet, keyHelp string) {
+	fs.StringVar(&b.cert, "cert", "", "PEM `file` with the certificate chain (any order; may also hold the key)")
+	fs.StringVar(&b.key, "key", "", keyHelp)
+	fs.StringVar(&b.pfx, "pfx", "", "PFX/PKCS#12 `file` with certificate, chain and key")
+	fs.StringVar(&b.passwordEnv, "password-env", "", "environment `variable` holding the PFX password")
+	fs.StringVar(&b.passphraseEnv, "passphrase-env", "", "environment `variable` holding the passphrase of an encrypted PEM key")
+}
+
+// check reports a bad combination of flags; errors wrap errUsage.
+func (b *bundleInput) check() error {
+	switch {
+	case b.cert == "" && b.pfx == "":
+		return fmt.Errorf("%w: give --cert FILE (with --key FILE) or --pfx FILE", errUsage)
+	case b.cert != "" && b.pfx != "":
+		return fmt.Errorf("%w: --cert and --pfx exclude each other", errUsage)
+	case b.key != "" && b.pfx != "":
+		return fmt.Errorf("%w: --key goes with --cert; a PFX carries its own key", errUsage)
+	case b.passwordEnv != "" && b.pfx == "":
+		return fmt.Errorf("%w: --password-env is for --pfx; use --passphrase-env for an encrypted PEM key", errUsage)
+	}
+	return nil
+}
+
+// hasKey reports whether a private key was given (a PFX always carries one).
+func (b *bundleInput) hasKey() bool { return b.key != "" || b.pfx != "" }
+
+// load reads and parses the bundle with opts (its Passphrase and sources are filled in
+// here). Errors — a missing variable, an unreadable file — name the flag and the file;
+// problems with the certificate itself are findings.
+func (b *bundleInput) load(opts certs.Options) (*certs.Bundle, []certs.Finding, error) {
+	if b.passphraseEnv != "" {
+		v, err := lookupSecret("passphrase-env", b.passphraseEnv)
+		if err != nil {
+			return nil, nil, err
+		}
+		opts.Passphrase = []byte(v)
+	}
+	if b.pfx != "" {
+		password := ""
+		if b.passwordEnv != "" {
+			var err error
+			if password, err = lookupSecret("password-env", b.passwordEnv); err != nil {
+				return nil, nil, err
+			}
+		}
+		data, err := readBundleFile("pfx", b.pfx)
+		if err != nil {
+			return nil, nil, err
+		}
+		opts.CertSource = b.pfx
+		bundle, findings := certs.ParsePFX(data, password, opts)
+		return bundle, findings, nil
+	}
+	certPEM, err := readBundleFile("cert", b.cert)
+	if err != nil {
+		return nil, nil, err
+	}
+	var keyPEM []byte
+	if b.key != "" {
+		if keyPEM, err = readBundleFile("key", b.key); err != nil {
+			return nil, nil, err
+		}
+		if keyPEM == nil {
+			keyPEM = []byte{} // an empty key file is a key input without a key: key_missing
+		}
+	}
+	opts.CertSource, opts.KeySource = b.cert, b.key
+	bundle, findings := certs.Parse(certPEM, keyPEM, opts)
+	return bundle, findings, nil
+}
+
+func lookupSecret(flagName, env string) (string, error) {
+	v, ok := os.LookupEnv(env)
+	if !ok {
+		return "", fmt.Errorf("%w: environment variable %s (from --%s) is not set", errUsage, env, flagName)
+	}
+	return v, nil
+}
+
+// maxBundleFile bounds what a bundle read takes: certificate bundles are a few KB; anything
+// much larger is the wrong file, and reading it whole would only waste memory.
+const maxBundleFile = 1 << 20
+
+// readBundleFile reads a small input file; the error names the flag and the file.
+func readBundleFile(flagName, path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--%s: %w", flagName, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxBundleFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("--%s: read %s: %w", flagName, path, err)
+	}
+	if len(data) > maxBundleFile {
+		return nil, fmt.Errorf("--%s: %s is larger than %d bytes; that is not a certificate bundle", flagName, path, maxBundleFile)
+	}
+	return data, nil
+}
