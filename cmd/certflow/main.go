@@ -39,6 +39,7 @@ var commands = map[string]command{
 	"local":    {"run the local cloud (local up) and local functions", runLocal},
 	"deploy":   {"roll a CAS certificate out to every covered target", runDeploy},
 	"bind":     {"bind a certificate to AIRec without the queue", runBind},
+	"bench":    {"run the benchmarks and write bench/results.{json,md}", runBench},
 }
 
 func main() {
