@@ -211,6 +211,7 @@ func TestTimerRunEnforcesThenNextRunIsClean(t *testing.T) {
 		t.Errorf("log has %d endpoint lines for %d endpoints:\n%s", lines, rep.Summary.Endpoints, e.log)
 	}
 
+	t.Logf("first run log:\n%s", e.log)
 	before := len(e.cloud.Calls())
 	rep2 := runCheck(t, s)
 	if !rep2.OK || len(rep2.Enforced) != 0 || len(rep2.Repaired) != 0 || len(rep2.Problems) != 0 || len(failing(rep2)) != 0 {
@@ -365,5 +366,37 @@ func TestHandleRejectsNonTimerPayload(t *testing.T) {
 	_, err := s.Handle(t.Context(), []byte(`{"certId": 5}`))
 	if err == nil || !strings.Contains(err.Error(), "certflow checker: ") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestWhatCannotBeFixedStillFailsAndAlertsEachRun(t *testing.T) {
+	e := newEnv(t)
+	for i := range e.cfg.Targets {
+		if e.cfg.Targets[i].ID() == "clb:lb-bp1localweb01:443" {
+			e.cfg.Targets[i].HSTS = true // CLB listeners cannot send HSTS
+		}
+	}
+	s := e.service()
+	for run := 1; run <= 2; run++ {
+		rep := runCheck(t, s)
+		var www *EndpointResult
+		for i := range rep.Endpoints {
+			if rep.Endpoints[i].Name == "www.example.com" {
+				www = &rep.Endpoints[i]
+			}
+		}
+		if rep.OK || www == nil || www.OK || !www.Has(probe.CodeNoHSTS) || rep.Summary.Failing != 1 {
+			t.Fatalf("run %d: ok=%v www=%+v summary %+v", run, rep.OK, www, rep.Summary)
+		}
+		if len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0], "clb:lb-bp1localweb01:443: hsts: a CLB listener cannot") {
+			t.Errorf("run %d problems %v", run, rep.Problems)
+		}
+		if e.hook.count() != run {
+			t.Fatalf("run %d: webhook got %d messages, want %d", run, e.hook.count(), run)
+		}
+		txt := e.hook.text(run - 1)
+		if !strings.Contains(txt, "**Still failing**") || !strings.Contains(txt, "www.example.com (clb:lb-bp1localweb01:443): no_hsts") {
+			t.Errorf("run %d alert:\n%s", run, txt)
+		}
 	}
 }
