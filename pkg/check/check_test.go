@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -397,6 +398,29 @@ func TestWhatCannotBeFixedStillFailsAndAlertsEachRun(t *testing.T) {
 		txt := e.hook.text(run - 1)
 		if !strings.Contains(txt, "**Still failing**") || !strings.Contains(txt, "www.example.com (clb:lb-bp1localweb01:443): no_hsts") {
 			t.Errorf("run %d alert:\n%s", run, txt)
+		}
+	}
+}
+
+func TestCASUnreadableIsRetryableAndStillChecks(t *testing.T) {
+	e := newEnv(t)
+	e.cloud.SetFaults(localcloud.Faults{Rules: map[string]localcloud.FaultRule{"ListUserCertificateOrder": {ErrorRate: 1}}})
+	s := e.service()
+	s.Gate = rollout.NewGate(deploy.Quotas(e.cfg), rollout.GateOptions{BaseDelay: 10 * time.Millisecond, MaxAttempts: 2})
+	rep, err := s.Run(t.Context())
+	if !errors.Is(err, ErrRetry) {
+		t.Fatalf("err = %v, want ErrRetry", err)
+	}
+	if len(rep.Problems) == 0 || !strings.Contains(rep.Problems[0], "expected certificates unknown") {
+		t.Errorf("problems %v", rep.Problems)
+	}
+	// Everything else still ran: endpoints probed (without expectations) and enforcement done.
+	if rep.Summary.Endpoints != 13 || len(rep.Enforced) == 0 || e.hook.count() != 1 {
+		t.Errorf("summary %+v, enforced %d, alerts %d", rep.Summary, len(rep.Enforced), e.hook.count())
+	}
+	for _, ep := range rep.Endpoints {
+		if ep.Expected != nil {
+			t.Errorf("%s has an expectation without CAS", ep.Name)
 		}
 	}
 }
