@@ -38,5 +38,16 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg >/tmp/certflow-fuzz.log 2>&1 || { cat /tmp/certflow-fuzz.log; exit 1; }; \
 	done
 
+# Benchmarks (never part of `make test`): the Go benchmarks first, then the scenarios on the
+# local cloud, which fold the Go figures in and write bench/results.{json,md}.
+BENCHTIME ?= 300ms
+bench: functions
+	@command -v openssl >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
+		{ apt-get install -y openssl >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y openssl >/dev/null 2>&1; }; }; } || \
+		echo "bench: openssl is missing and could not be installed; the openssl loop is reported as not run"
+	@mkdir -p bench
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./pkg/... | tee bench/gobench.txt
+	$(GO) run ./cmd/certflow bench --bin $(BIN) --gobench bench/gobench.txt --out bench
+
 clean:
 	rm -rf $(BIN)

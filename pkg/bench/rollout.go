@@ -98,7 +98,11 @@ func RunRollout(ctx context.Context, o RolloutOptions) (Rollout, error) {
 	}
 	calls := lc.Calls()[before:]
 	stats := svc.Gate.Stats()
-	r := Rollout{Targets: o.Targets, Mix: mix, Concurrency: cfg.Concurrency, WallSeconds: wall.Seconds(),
+	conc := cfg.Concurrency
+	if conc <= 0 {
+		conc = rollout.DefaultConcurrency // what the engine uses when the targets file sets none
+	}
+	r := Rollout{Targets: o.Targets, Mix: mix, Concurrency: conc, WallSeconds: wall.Seconds(),
 		Calls: SuccessfulCalls(calls), ThrottlesSeen: stats.Throttles, Retries: stats.Retries,
 		Deployed: rep.Totals.Deployed, Unchanged: rep.Totals.Unchanged, Failed: rep.Totals.Failed}
 	for _, c := range calls {
