@@ -38,6 +38,7 @@ var commands = map[string]command{
 	"plan":     {"show which targets a certificate would be deployed to", runPlan},
 	"local":    {"run the local cloud (local up) and local functions", runLocal},
 	"deploy":   {"roll a CAS certificate out to every covered target", runDeploy},
+	"demo":     {"run the whole flow on the local cloud", runDemo},
 	"bind":     {"bind a certificate to AIRec without the queue", runBind},
 	"bench":    {"run the benchmarks and write bench/results.{json,md}", runBench},
 }
