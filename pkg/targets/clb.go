@@ -62,12 +62,11 @@ func (c *CLB) readListener(ctx context.Context, call *rollout.Call) (*listenerSt
 	return st, nil
 }
 
-// findCert returns the ID of a server certificate in the region's store with c's
-// fingerprint ("" when there is none), so a re-run or a second listener reuses it (C02).
-func (c *CLB) findCert(ctx context.Context, call *rollout.Call, cert *Cert) (string, error) {
+// listCerts returns the region's server certificate store as ID → fingerprint.
+func (c *CLB) listCerts(ctx context.Context, call *rollout.Call) (map[string]string, error) {
 	cl, err := c.client()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	req := slb.CreateDescribeServerCertificatesRequest()
 	req.RegionId = c.t.Region
@@ -76,14 +75,25 @@ func (c *CLB) findCert(ctx context.Context, call *rollout.Call, cert *Cert) (str
 		resp, err = cl.DescribeServerCertificates(req)
 		return err
 	}); err != nil {
-		return "", fmt.Errorf("list server certificates in %s: %w", c.t.Region, err)
+		return nil, fmt.Errorf("list server certificates in %s: %w", c.t.Region, err)
 	}
+	store := make(map[string]string, len(resp.ServerCertificates.ServerCertificate))
 	for _, sc := range resp.ServerCertificates.ServerCertificate {
-		if sameFingerprint(sc.Fingerprint, cert.SHA1) {
-			return sc.ServerCertificateId, nil
+		store[sc.ServerCertificateId] = sc.Fingerprint
+	}
+	return store, nil
+}
+
+// findIn returns the ID of a certificate in store with cert's fingerprint, the smallest
+// when there are several, so every listener settles on the same one (C02).
+func findIn(store map[string]string, cert *Cert) string {
+	best := ""
+	for id, fp := range store {
+		if sameFingerprint(fp, cert.SHA1) && (best == "" || id < best) {
+			best = id
 		}
 	}
-	return "", nil
+	return best
 }
 
 // serverCertName is unique per certificate, ASCII, starts with a letter and stays well
@@ -115,19 +125,31 @@ func (c *CLB) uploadCert(ctx context.Context, call *rollout.Call, cert *Cert) (s
 	return resp.ServerCertificateId, nil
 }
 
-// ensureCert finds or uploads cert in the load balancer's region.
-func (c *CLB) ensureCert(ctx context.Context, call *rollout.Call, cert *Cert) (string, error) {
-	id, err := c.findCert(ctx, call, cert)
-	if err != nil || id != "" {
-		return id, err
+// ensureCert finds cert in the load balancer's region or uploads it there. Listeners of
+// one rollout in the same region take turns (Cert.lock), so the certificate is uploaded
+// once and the others reuse it (C02).
+func (c *CLB) ensureCert(ctx context.Context, call *rollout.Call, cert *Cert, store map[string]string) (string, error) {
+	if id := findIn(store, cert); id != "" {
+		return id, nil
 	}
-	id, err = c.uploadCert(ctx, call, cert)
+	unlock := cert.lock("slb/" + c.t.Region)
+	defer unlock()
+	store, err := c.listCerts(ctx, call)
+	if err != nil {
+		return "", err
+	}
+	if id := findIn(store, cert); id != "" {
+		return id, nil
+	}
+	id, err := c.uploadCert(ctx, call, cert)
 	if err == nil {
 		return id, nil
 	}
 	// Another delivery of the same event may have uploaded it meanwhile: reuse it.
-	if again, ferr := c.findCert(ctx, call, cert); ferr == nil && again != "" {
-		return again, nil
+	if store, lerr := c.listCerts(ctx, call); lerr == nil {
+		if again := findIn(store, cert); again != "" {
+			return again, nil
+		}
 	}
 	return "", err
 }
@@ -174,12 +196,17 @@ func (c *CLB) Deploy(ctx context.Context, call *rollout.Call, cert *Cert) (rollo
 	if err != nil {
 		return "", err
 	}
-	certID, err := c.ensureCert(ctx, call, cert)
+	store, err := c.listCerts(ctx, call)
 	if err != nil {
 		return "", err
 	}
-	if st.certID == certID {
+	// Compare fingerprints, not IDs: the same certificate may sit in the store twice.
+	if st.certID != "" && sameFingerprint(store[st.certID], cert.SHA1) {
 		return rollout.StatusUnchanged, nil
+	}
+	certID, err := c.ensureCert(ctx, call, cert, store)
+	if err != nil {
+		return "", err
 	}
 	switch {
 	case c.t.SNIDomain == "":

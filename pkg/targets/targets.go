@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/certflow/certflow/pkg/cloud"
 	"github.com/certflow/certflow/pkg/config"
@@ -27,6 +28,17 @@ type Cert struct {
 	KeyPEM    []byte
 	SHA256    string // lowercase hex of the leaf's DER
 	SHA1      string // lowercase hex of the leaf's DER
+
+	locks sync.Map // key → *sync.Mutex: targets of one rollout that share a store take turns
+}
+
+// lock serialises the targets of one rollout on key (e.g. one region's SLB certificate
+// store) and returns the unlock function. A Cert must not be copied after first use.
+func (c *Cert) lock(key string) (unlock func()) {
+	m, _ := c.locks.LoadOrStore(key, new(sync.Mutex))
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
 }
 
 // Target is one endpoint that can be made to serve a certificate.

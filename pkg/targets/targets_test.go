@@ -255,10 +255,8 @@ func TestCDNUsesCASForm(t *testing.T) {
 		t.Errorf("params = %v", p)
 	}
 	// Without a CAS ID the target refuses locally instead of sending a broken request.
-	bad := *cert
-	bad.CASID = 0
-	bad.SHA256 = strings.Repeat("0", 64)
-	if _, err := deploy(t, cdns[1], &bad); err == nil || !strings.Contains(err.Error(), "CAS certificate ID") {
+	bad := &Cert{CASRegion: cert.CASRegion, Name: cert.Name, ChainPEM: cert.ChainPEM, SHA256: strings.Repeat("0", 64), SHA1: cert.SHA1}
+	if _, err := deploy(t, cdns[1], bad); err == nil || !strings.Contains(err.Error(), "CAS certificate ID") {
 		t.Errorf("deploy without CAS ID: %v", err)
 	}
 }
