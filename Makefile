@@ -49,5 +49,10 @@ bench: functions
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./pkg/... | tee bench/gobench.txt
 	$(GO) run ./cmd/certflow bench --bin $(BIN) --gobench bench/gobench.txt --out bench
 
+# The whole flow on the local cloud through the compiled functions; exit 0 only with every
+# endpoint serving the new certificate over verified TLS, HTTPS enforced. Function output: bin/demo.log.
+demo: build
+	./$(BIN)/certflow demo --logs $(BIN)/demo.log
+
 clean:
 	rm -rf $(BIN)

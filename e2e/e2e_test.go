@@ -327,25 +327,32 @@ func TestLocalInvokeDryRun(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The CLI resolves the s.yaml code folder (bin/deployer/main); give it one holding the
-	// binary built for this test.
+	// The CLI resolves the s.yaml code folder (bin/deployer): lay it out as s.yaml's
+	// pre-deploy action does, the binary built for this test beside the targets file.
 	work := t.TempDir()
-	syaml, err := os.ReadFile(filepath.Join(repo, "s.yaml"))
-	if err != nil {
+	code := filepath.Join(work, "bin", demo.ResDeployer)
+	if err := os.MkdirAll(code, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(work, "s.yaml"), syaml, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(bin, filepath.Join(work, "bin")); err != nil {
-		t.Fatal(err)
+	for _, f := range []struct{ from, to string }{
+		{filepath.Join(repo, "s.yaml"), filepath.Join(work, "s.yaml")},
+		{filepath.Join(bin, demo.ResDeployer, "main"), filepath.Join(code, "main")},
+		{info.Targets, filepath.Join(code, "targets.yaml")},
+	} {
+		data, err := os.ReadFile(f.from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f.to, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	from := time.Now()
 	cmd := exec.CommandContext(t.Context(), cliPath, "local", "invoke", "deployer", "--event-file", evFile)
 	cmd.Dir = work
 	cmd.Env = append(os.Environ(),
 		"CERTFLOW_ENDPOINT="+info.Endpoint, "CERTFLOW_MNS_ENDPOINT="+info.MNSEndpoint, "CERTFLOW_ROOTS="+info.Roots,
-		"CERTFLOW_ACCOUNT_ID="+info.AccountID, "CERTFLOW_TARGETS="+info.Targets,
+		"CERTFLOW_ACCOUNT_ID="+info.AccountID,
 		"ALIBABA_CLOUD_ACCESS_KEY_ID="+ak, "ALIBABA_CLOUD_ACCESS_KEY_SECRET="+secret, "ALIBABA_CLOUD_SECURITY_TOKEN="+token)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -377,5 +384,49 @@ func TestLocalInvokeDryRun(t *testing.T) {
 	}
 	if len(localcloud.CallsOf(c.Calls(), "GetUserCertificateDetail")) == 0 {
 		t.Error("the deployer never read the certificate from CAS")
+	}
+}
+
+// TestFlowReportsMissingFunctions runs the flow with only the deployer built: the binder and
+// checker stages say "skipped: function not built" and the verdict fails — nothing is faked.
+func TestFlowReportsMissingFunctions(t *testing.T) {
+	bin, _ := build(t)
+	only := t.TempDir()
+	data, err := os.ReadFile(filepath.Join(bin, demo.ResDeployer, "main"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(only, demo.ResDeployer), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(only, demo.ResDeployer, "main"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	sum, err := demo.Run(t.Context(), demo.Options{Bin: only, SYAML: filepath.Join(repo, "s.yaml"), Out: &out, BindWait: 2 * time.Second})
+	if err != nil {
+		t.Fatalf("demo.Run: %v", err)
+	}
+	if sum.OK || !strings.HasPrefix(sum.Verdict, "VERDICT: FAIL") {
+		t.Errorf("verdict %q with binder and checker missing", sum.Verdict)
+	}
+	for _, name := range []string{"binder (MNS trigger)", "checker (timer)", "checker (drift repair)"} {
+		st, ok := sum.Stage(name)
+		if !ok || st.Status != demo.StatusSkipped || !strings.Contains(st.Detail, "function not built") {
+			t.Errorf("stage %s = %+v", name, st)
+		}
+	}
+	if st, _ := sum.Stage("deployer (issued)"); st.Status != demo.StatusOK {
+		t.Errorf("deployer stage %+v", st)
+	}
+	// The stale CDN domain stays stale without the checker: the independent probe says so.
+	var stale bool
+	for _, ep := range sum.Endpoints {
+		if ep.ID == sum.StaleTarget && !ep.OK && ep.Result.Has("stale_certificate") {
+			stale = true
+		}
+	}
+	if !stale {
+		t.Errorf("probe did not report %s stale:\n%s", sum.StaleTarget, out.String())
 	}
 }

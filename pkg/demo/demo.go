@@ -29,6 +29,7 @@ import (
 	cas "github.com/aliyun/alibaba-cloud-sdk-go/services/cas"
 	cdn "github.com/aliyun/alibaba-cloud-sdk-go/services/cdn"
 
+	"github.com/certflow/certflow/pkg/check"
 	"github.com/certflow/certflow/pkg/cloud"
 	"github.com/certflow/certflow/pkg/config"
 	"github.com/certflow/certflow/pkg/deploy"
@@ -536,42 +537,28 @@ func (r *run) check(ctx context.Context, label string) bool {
 		r.stage(label, start, StatusFailed, "%s: %s", res.Error.Type, firstLine(res.Error.Message))
 		return false
 	}
-	r.stage(label, start, StatusOK, "timer run: %s", summarise(res.Payload))
+	line, ok := checkLine(res.Payload)
+	if !ok {
+		r.stage(label, start, StatusFailed, "timer run: %s", line)
+		return false
+	}
+	r.stage(label, start, StatusOK, "timer run: %s", line)
 	return true
 }
 
-// summarise shows the scalar fields of a JSON object (and of its "totals"/"summary" member),
-// so the checker's report reads in one line whatever its exact shape.
-func summarise(payload []byte) string {
-	var m map[string]any
-	if err := json.Unmarshal(payload, &m); err != nil {
-		return fmt.Sprintf("%d bytes", len(payload))
+// checkLine reads the checker's report (pkg/check) into one line; ok is its verdict.
+func checkLine(payload []byte) (line string, ok bool) {
+	var rep check.Report
+	if err := json.Unmarshal(payload, &rep); err != nil {
+		return fmt.Sprintf("unreadable report (%d bytes): %v", len(payload), err), false
 	}
-	var parts []string
-	add := func(prefix string, m map[string]any) {
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			switch v := m[k].(type) {
-			case bool, float64, string:
-				if s := fmt.Sprint(v); len(s) <= 64 {
-					parts = append(parts, prefix+k+"="+s)
-				}
-			case []any:
-				parts = append(parts, fmt.Sprintf("%s%s=%d", prefix, k, len(v)))
-			}
-		}
+	sm := rep.Summary
+	line = fmt.Sprintf("%d endpoints: %d ok, %d failing, %d fixed; %d HTTPS setting(s) enforced, %d target(s) redeployed",
+		sm.Endpoints, sm.OK, sm.Failing, sm.Fixed, sm.Enforced, sm.Redeployed)
+	if len(rep.Problems) > 0 {
+		line += "; problems: " + strings.Join(rep.Problems, "; ")
 	}
-	add("", m)
-	for _, k := range []string{"totals", "summary"} {
-		if sub, ok := m[k].(map[string]any); ok {
-			add(k+".", sub)
-		}
-	}
-	return strings.Join(parts, " ")
+	return line, rep.OK && sm.Endpoints > 0
 }
 
 // issue: CAS issues a certificate; the trigger runs the deployer; the binder and checker follow.
