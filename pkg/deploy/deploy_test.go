@@ -174,6 +174,14 @@ func TestRolloutReachesEveryTargetThenUnchanged(t *testing.T) {
 			t.Errorf("%s serves %s, want the new certificate", tg.ID(), got[:12])
 		}
 	}
+	// Two listeners in cn-hangzhou deployed concurrently share one uploaded certificate (C02).
+	perRegion := map[string]int{}
+	for _, c := range localcloud.CallsOf(e.cloud.Calls(), "UploadServerCertificate") {
+		perRegion[c.Region]++
+	}
+	if perRegion["cn-hangzhou"] != 1 || perRegion["cn-beijing"] != 1 {
+		t.Errorf("server certificate uploads per region %v, want one each", perRegion)
+	}
 	if rep.BindTask == nil || !rep.BindTask.Queued || rep.BindTask.TaskID == "" {
 		t.Errorf("bind task %+v, want queued", rep.BindTask)
 	}
