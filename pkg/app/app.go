@@ -16,9 +16,10 @@ import (
 
 // Environment variables read by Load (beyond pkg/cloud's CERTFLOW_* and ALIBABA_CLOUD_*).
 const (
-	EnvTargets   = "CERTFLOW_TARGETS"    // path of the targets file [targets.yaml]
-	EnvCASRegion = "CERTFLOW_CAS_REGION" // overrides the targets file's cas.region
-	EnvBindQueue = "CERTFLOW_BIND_QUEUE" // overrides airec.queue
+	EnvTargets   = "CERTFLOW_TARGETS"        // path of the targets file [targets.yaml]
+	EnvCASRegion = "CERTFLOW_CAS_REGION"     // overrides the targets file's cas.region
+	EnvBindQueue = "CERTFLOW_BIND_QUEUE"     // overrides airec.queue
+	EnvInstance  = "CERTFLOW_AIREC_INSTANCE" // overrides airec.instanceId
 )
 
 // Env is one process's wiring. Credentials rotate through Creds (see Refresh); everything
@@ -47,8 +48,13 @@ func Load(path string) (*Env, error) {
 	if r := os.Getenv(EnvCASRegion); r != "" {
 		cfg.CAS.Region = r
 	}
-	if q := os.Getenv(EnvBindQueue); q != "" && cfg.AIRec != nil {
-		cfg.AIRec.Queue = q
+	if cfg.AIRec != nil {
+		if q := os.Getenv(EnvBindQueue); q != "" {
+			cfg.AIRec.Queue = q
+		}
+		if id := os.Getenv(EnvInstance); id != "" {
+			cfg.AIRec.InstanceID = id
+		}
 	}
 	opts, err := cloud.OptionsFromEnv()
 	if err != nil {
