@@ -24,7 +24,9 @@ import (
 	"github.com/certflow/certflow/pkg/demo"
 	"github.com/certflow/certflow/pkg/localca"
 	"github.com/certflow/certflow/pkg/localcloud"
+	"github.com/certflow/certflow/pkg/localfc"
 	"github.com/certflow/certflow/pkg/rollout"
+	"github.com/certflow/certflow/pkg/sconfig"
 )
 
 // repo is the repository root, seen from this package's folder.
@@ -144,6 +146,7 @@ func airecBinds(calls []localcloud.Call, from, to time.Time) int {
 // each target once and bind AIRec once, the renewal rolls out, a stale target is repaired by
 // the checker, and every endpoint ends serving the renewed certificate over verified TLS.
 func TestFlow(t *testing.T) {
+	t.Parallel() // each test has its own local cloud and runtime
 	bin, missing := build(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
@@ -282,6 +285,7 @@ func hasMissing(missing []string, fn string) bool {
 // `s invoke`) against a local cloud: the compiled deployer plans a CAS certificate's rollout,
 // and a dry run writes nothing.
 func TestLocalInvokeDryRun(t *testing.T) {
+	t.Parallel() // each test has its own local cloud and runtime
 	bin, _ := build(t)
 	c, err := localcloud.Start(t.Context(), localcloud.Options{Dir: t.TempDir()})
 	if err != nil {
@@ -390,6 +394,7 @@ func TestLocalInvokeDryRun(t *testing.T) {
 // TestFlowReportsMissingFunctions runs the flow with only the deployer built: the binder and
 // checker stages say "skipped: function not built" and the verdict fails — nothing is faked.
 func TestFlowReportsMissingFunctions(t *testing.T) {
+	t.Parallel() // each test has its own local cloud and runtime
 	bin, _ := build(t)
 	only := t.TempDir()
 	data, err := os.ReadFile(filepath.Join(bin, demo.ResDeployer, "main"))
@@ -428,5 +433,98 @@ func TestFlowReportsMissingFunctions(t *testing.T) {
 	}
 	if !stale {
 		t.Errorf("probe did not report %s stale:\n%s", sum.StaleTarget, out.String())
+	}
+}
+
+// TestPoisonBindTaskDeadLettered sends a bind message the binder cannot accept to the real
+// queue: the s.yaml MNS trigger redelivers it under its retry strategy and then moves it to
+// the dead-letter queue named in s.yaml, leaving the bind queue empty and AIRec untouched.
+func TestPoisonBindTaskDeadLettered(t *testing.T) {
+	t.Parallel() // each test has its own local cloud and runtime
+	bin, missing := build(t)
+	if hasMissing(missing, demo.ResBinder) {
+		t.Fatal("functions/binder is not built (no main.go)")
+	}
+	c, err := localcloud.Start(t.Context(), localcloud.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	info, err := c.Info()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := c.TargetsConfig()
+	ak, secret, token := c.IssueSTS(time.Hour)
+	creds := localfc.Credentials{AccessKeyID: ak, AccessKeySecret: secret, SecurityToken: token}
+	vars := map[string]string{"CERTFLOW_AIREC_INSTANCE": cfg.AIRec.InstanceID, "CERTFLOW_BIND_QUEUE": cfg.AIRec.Queue,
+		"CERTFLOW_BIND_DLQ": "certflow-bind-dlq", "CERTFLOW_REGION": info.Region}
+	proj, err := sconfig.Load(filepath.Join(repo, "s.yaml"), sconfig.LoadOptions{
+		Env:    func(k string) (string, bool) { v, ok := vars[k]; return v, ok },
+		Config: map[string]string{"AccountID": info.AccountID},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sf, ok := proj.Function("binder")
+	if !ok {
+		t.Fatal("s.yaml has no binder")
+	}
+	fn := localfc.FromSConfig(proj, sf)
+	fn.Binary = filepath.Join(bin, demo.ResBinder, "main")
+	for k, v := range map[string]string{"CERTFLOW_ENDPOINT": info.Endpoint, "CERTFLOW_MNS_ENDPOINT": info.MNSEndpoint,
+		"CERTFLOW_ROOTS": info.Roots, "CERTFLOW_ACCOUNT_ID": info.AccountID, "CERTFLOW_TARGETS": info.Targets,
+		cfg.AIRec.TokenEnv: c.Estate().AIRec[0].Token} {
+		fn.Env[k] = v
+	}
+	fn.Credentials = func() localfc.Credentials { return creds }
+	queues, err := localfc.MNSFromEndpoint(info.MNSEndpoint, info.AccountID, func() localfc.Credentials { return creds })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var runs []localfc.TriggerRun
+	rt := localfc.New(localfc.Options{Region: info.Region, AccountID: info.AccountID, Queues: queues,
+		RetryDelay: func(int) time.Duration { return 200 * time.Millisecond }, ManualTimers: true,
+		OnTrigger: func(x localfc.TriggerRun) { mu.Lock(); runs = append(runs, x); mu.Unlock() }})
+	defer rt.Close()
+	if err := rt.Add(fn); err != nil {
+		t.Fatal(err)
+	}
+	q, err := queues.OpenQueue(info.Region, cfg.AIRec.Queue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A BindTask of an unknown version: valid JSON, refused by the binder every time.
+	if err := q.Send(t.Context(), `{"v":99,"taskId":"poison","certId":1}`); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for len(c.MNS().Messages("certflow-bind-dlq")) == 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	dl := c.MNS().Messages("certflow-bind-dlq")
+	if len(dl) != 1 || !strings.Contains(dl[0].Body, "poison") {
+		t.Fatalf("dead-letter queue holds %d messages: %+v", len(dl), dl)
+	}
+	if left := c.MNS().Messages(cfg.AIRec.Queue); len(left) != 0 {
+		t.Errorf("bind queue still holds %d messages", len(left))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	failed := 0
+	for _, x := range runs {
+		if x.Result.Error != nil {
+			failed++
+		}
+	}
+	if failed != 4 || len(runs) != 4 { // BACKOFF_RETRY: the first delivery and three retries
+		t.Errorf("binder runs %d (%d failed), want 4 failed", len(runs), failed)
+	}
+	if n := airecBinds(c.Calls(), time.Time{}, time.Now()); n != 0 {
+		t.Errorf("AIRec bind uploads = %d for a poisoned task", n)
 	}
 }
