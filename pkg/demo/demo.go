@@ -754,10 +754,16 @@ func (r *run) verdict() {
 			bad = append(bad, st.Name+" "+st.Status)
 		}
 	}
-	clean := 0
+	clean, need, enforced := 0, 0, 0
 	for _, c := range r.sum.Endpoints {
 		if c.OK {
 			clean++
+		}
+		if c.ForceHTTPS {
+			need++
+			if c.OK {
+				enforced++
+			}
 		}
 	}
 	sha := short(r.sum.SHA256s[1])
@@ -767,8 +773,8 @@ func (r *run) verdict() {
 	}
 	r.sum.OK = len(bad) == 0 && clean == len(r.sum.Endpoints) && len(r.sum.Endpoints) > 0
 	if r.sum.OK {
-		r.sum.Verdict = fmt.Sprintf("VERDICT: OK — %d/%d endpoints serve %s over verified TLS, HTTPS enforced, %s",
-			clean, len(r.sum.Endpoints), sha, airec)
+		r.sum.Verdict = fmt.Sprintf("VERDICT: OK — %d/%d endpoints serve %s over verified TLS, HTTPS enforced on %d/%d that require it, %s",
+			clean, len(r.sum.Endpoints), sha, enforced, need, airec)
 	} else {
 		r.sum.Verdict = fmt.Sprintf("VERDICT: FAIL — %d/%d endpoints serve %s cleanly; %s; not ok: %s",
 			clean, len(r.sum.Endpoints), sha, airec, cmp.Or(strings.Join(bad, ", "), "endpoints"))
