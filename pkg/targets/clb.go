@@ -2,6 +2,7 @@ package targets
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -217,7 +218,7 @@ func (c *CLB) Deploy(ctx context.Context, call *rollout.Call, cert *Cert) (rollo
 		err = c.createExtension(ctx, call, certID)
 	}
 	if err != nil {
-		return "", err
+		return "", c.notVisible(err, certID, cert)
 	}
 	back, err := c.readListener(ctx, call)
 	if err != nil {
@@ -228,6 +229,17 @@ func (c *CLB) Deploy(ctx context.Context, call *rollout.Call, cert *Cert) (rollo
 			c.t.LoadBalancerID, c.t.Port, c.t.Region, back.certID, certID)
 	}
 	return rollout.StatusDeployed, nil
+}
+
+// notVisible names both regions when SLB cannot see the server certificate from the
+// load balancer's region (C01), so the cause is plain without reading SLB's message.
+func (c *CLB) notVisible(err error, certID string, cert *Cert) error {
+	var ae *cloud.APIError
+	if !errors.As(err, &ae) || !strings.EqualFold(ae.Code, "ServerCertificateId.NotFound") {
+		return err
+	}
+	return fmt.Errorf("server certificate %s (CAS certificate %d from %s) is not visible to load balancer %s in %s: %w",
+		certID, cert.CASID, cert.CASRegion, c.t.LoadBalancerID, c.t.Region, err)
 }
 
 // setDefault swaps the listener's default certificate, echoing the settings whose
