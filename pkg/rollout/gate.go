@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -317,6 +318,13 @@ func Retryable(err error) error {
 	return retryableError{err}
 }
 
+// credentialsExpired reports whether code says the call's STS token expired. Retrying
+// inside the invocation cannot help (its credentials are fixed, so the Gate stops at once),
+// but the next invocation brings fresh ones from its context: the target stays retryable.
+func credentialsExpired(code string) bool {
+	return strings.Contains(code, "SecurityToken") && strings.Contains(code, "Expire")
+}
+
 // errorInfo turns a task error into the report's fields.
 func errorInfo(err error) (info *ErrorInfo, retryable bool) {
 	var ae *cloud.APIError
@@ -327,7 +335,7 @@ func errorInfo(err error) (info *ErrorInfo, retryable bool) {
 			msg = err.Error()
 		}
 		return &ErrorInfo{Code: ae.Code, Message: msg, RequestID: ae.RequestID},
-			ae.Class.Temporary() || errors.As(err, &re)
+			ae.Class.Temporary() || errors.As(err, &re) || credentialsExpired(ae.Code)
 	}
 	var re retryableError
 	retry := errors.As(err, &re) || errors.Is(err, context.DeadlineExceeded)
