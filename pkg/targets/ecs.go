@@ -58,11 +58,7 @@ func chainSHA256(chain []byte) string {
 
 // Serves implements Target: it compares the host's certificate file with the chain.
 func (e *ECS) Serves(ctx context.Context, call *rollout.Call, cert *Cert) (bool, error) {
-	script, err := renderRead(e.t.CertPath)
-	if err != nil {
-		return false, err
-	}
-	res, err := e.run(ctx, call, script, "certflow-read", false)
+	res, err := e.run(ctx, call, renderRead(e.t.CertPath), "certflow-read", false)
 	if err != nil {
 		return false, err
 	}
