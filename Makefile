@@ -54,5 +54,11 @@ bench: functions
 demo: build
 	./$(BIN)/certflow demo --logs $(BIN)/demo.log
 
+# The fault suite, full form: duplicates, throttle storms, busy targets, deadlines, crashes,
+# poison messages, failed config tests, STS expiry, bad input and a secrets scan, through the
+# compiled functions on the local cloud; writes bench/faults.md. `make test` runs the short form.
+faults:
+	$(GO) test -count=1 -timeout 15m -v ./faults -args -full
+
 clean:
 	rm -rf $(BIN)

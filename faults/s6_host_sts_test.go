@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net"
 	"strings"
@@ -89,6 +90,9 @@ func TestS6NginxTestFails(t *testing.T) {
 	if dups != 0 {
 		t.Errorf("duplicated writes: %v", keys)
 	}
+	if left := r.leftKeys(t); len(left) != 0 {
+		t.Errorf("private keys left in OOS secret parameters: %v", left)
+	}
 	figure(t, 6, row{Scenario: "6 nginx -t fails",
 		Load:    fmt.Sprintf("%d targets", len(r.cfg.Targets)),
 		Faults:  "config test fails after the write on " + broken.ID(),
@@ -147,9 +151,29 @@ func TestS7ExpiredSTS(t *testing.T) {
 	if dups != 0 {
 		t.Errorf("duplicated writes: %v", keys)
 	}
+	if left := r.leftKeys(t); len(left) != 0 {
+		t.Errorf("private keys left in OOS secret parameters: %v", left)
+	}
 	figure(t, 7, row{Scenario: "7 STS expiry",
 		Load:    fmt.Sprintf("%d targets", len(r.cfg.Targets)),
 		Faults:  fmt.Sprintf("token TTL %s, expires mid-run", ttl),
 		Outcome: fmt.Sprintf("%d calls refused as expired; first run deployed %d, left %d retryable; retry with fresh context credentials finished; %d invocations", expired, first[0].Totals.Deployed, len(first[0].Retryable()), len(runs)),
 		Lost:    len(lost), Duplicated: dups})
+}
+
+// leftKeys lists OOS secret parameters still in the local cloud: private keys staged for a
+// Cloud Assistant run must be deleted after it, whatever happened.
+func (r *rig) leftKeys(t *testing.T) []string {
+	t.Helper()
+	b, err := r.cloud.Dump()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		OOS []string `json:"oosSecrets"`
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatalf("dump: %v", err)
+	}
+	return d.OOS
 }
