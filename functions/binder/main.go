@@ -7,12 +7,8 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"os"
-
-	"github.com/aliyun/fc-runtime-go-sdk/fc"
 
 	"github.com/certflow/certflow/pkg/app"
 	"github.com/certflow/certflow/pkg/bind"
@@ -21,23 +17,12 @@ import (
 )
 
 func main() {
-	env, err := app.Load("")
-	if err == nil && env.Config.AIRec == nil {
-		err = fmt.Errorf("targets file %s has no airec section", env.Config.File)
-	}
-	if err != nil {
-		// Every invocation reports the configuration error instead of a crash loop.
-		fc.Start(func(context.Context, json.RawMessage) (bind.Result, error) {
-			return bind.Result{}, fmt.Errorf("certflow binder: %w", err)
-		})
-		return
-	}
-	b := &bind.Binder{Clients: env.Clients, Config: env.Config, Roots: env.Roots, Log: os.Stderr,
-		Gate: bind.NewGate(deploy.Quotas(env.Config), rollout.GateOptions{})}
-	fc.Start(func(ctx context.Context, payload json.RawMessage) (bind.Result, error) {
-		if !env.Refresh(ctx) {
-			return bind.Result{}, fmt.Errorf("certflow binder: no credentials in the invocation context or the environment")
+	app.Start("binder", func(env *app.Env) (app.Handler[bind.Result], error) {
+		if env.Config.AIRec == nil {
+			return nil, fmt.Errorf("targets file %s has no airec section", env.Config.File)
 		}
-		return b.Handle(ctx, payload)
+		b := &bind.Binder{Clients: env.Clients, Config: env.Config, Roots: env.Roots, Log: os.Stderr,
+			Gate: bind.NewGate(deploy.Quotas(env.Config), rollout.GateOptions{})}
+		return b.Handle, nil
 	})
 }

@@ -6,11 +6,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"os"
-
-	"github.com/aliyun/fc-runtime-go-sdk/fc"
 
 	"github.com/certflow/certflow/pkg/app"
 	"github.com/certflow/certflow/pkg/deploy"
@@ -18,19 +14,10 @@ import (
 )
 
 func main() {
-	env, err := app.Load("")
-	if err != nil {
-		// Every invocation reports the configuration error instead of a crash loop.
-		fc.Start(func(context.Context, json.RawMessage) (deploy.Result, error) {
-			return deploy.Result{}, fmt.Errorf("certflow deployer: %w", err)
-		})
-		return
-	}
-	svc := &deploy.Service{Clients: env.Clients, Config: env.Config, Roots: env.Roots, Log: os.Stderr}
-	fc.Start(func(ctx context.Context, payload json.RawMessage) (deploy.Result, error) {
-		if !env.Refresh(ctx) {
-			return deploy.Result{}, fmt.Errorf("certflow deployer: no credentials in the invocation context or the environment")
-		}
-		return svc.Handle(ctx, payload, events.DefaultFilter())
+	app.Start("deployer", func(env *app.Env) (app.Handler[deploy.Result], error) {
+		svc := &deploy.Service{Clients: env.Clients, Config: env.Config, Roots: env.Roots, Log: os.Stderr}
+		return func(ctx context.Context, payload []byte) (deploy.Result, error) {
+			return svc.Handle(ctx, payload, events.DefaultFilter())
+		}, nil
 	})
 }

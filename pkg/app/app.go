@@ -6,8 +6,11 @@ package app
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"os"
+
+	"github.com/aliyun/fc-runtime-go-sdk/fc"
 
 	"github.com/certflow/certflow/pkg/certs"
 	"github.com/certflow/certflow/pkg/cloud"
@@ -96,3 +99,28 @@ func Roots(files ...string) (*x509.CertPool, error) {
 // Refresh takes the invocation's STS credentials from the FC context, so a token that
 // expired mid-run is replaced by the next invocation's. It reports whether any are held.
 func (e *Env) Refresh(ctx context.Context) bool { return e.Creds.Refresh(ctx) }
+
+// Handler is a function's work for one invocation.
+type Handler[R any] func(ctx context.Context, payload []byte) (R, error)
+
+// Start is the whole main of a certflow function: it loads the environment once, builds
+// the handler, and serves invocations through fc.Start. A configuration error fails every
+// invocation with that error (instead of crash-looping the instance), and each invocation
+// first takes its own STS credentials from the FC context.
+func Start[R any](name string, build func(*Env) (Handler[R], error)) {
+	env, err := Load("")
+	var h Handler[R]
+	if err == nil {
+		h, err = build(env)
+	}
+	fc.Start(func(ctx context.Context, payload json.RawMessage) (R, error) {
+		var zero R
+		if err != nil {
+			return zero, fmt.Errorf("certflow %s: %w", name, err)
+		}
+		if !env.Refresh(ctx) {
+			return zero, fmt.Errorf("certflow %s: no credentials in the invocation context or the environment", name)
+		}
+		return h(ctx, payload)
+	})
+}
