@@ -8,6 +8,7 @@ package check
 import (
 	"context"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -156,8 +157,9 @@ func (s *Service) Run(ctx context.Context) (Report, error) {
 	}
 	inv, problems := s.inventory(ctx, list)
 	rep.Problems = append(rep.Problems, problems...)
+	known := s.knownIntermediates(ctx, store, inv)
 
-	first := s.probeAll(ctx, inv)
+	first := s.probeAll(ctx, inv, known)
 
 	changes, errs, touched := s.enforce(ctx, inv)
 	rep.Enforced = append(rep.Enforced, changes...)
@@ -182,7 +184,7 @@ func (s *Service) Run(ctx context.Context) (Report, error) {
 		for j, i := range again {
 			sub[j] = inv[i]
 		}
-		for j, r := range s.probeAll(ctx, sub) {
+		for j, r := range s.probeAll(ctx, sub, known) {
 			final[again[j]] = r
 		}
 	}
@@ -305,10 +307,40 @@ func endpointLine(e EndpointResult) string {
 	return line
 }
 
-// probeAll probes every endpoint with its own expectations, at most Concurrency at once,
+// knownIntermediates collects the intermediates of every expected certificate's chain as CAS
+// holds it, so an endpoint that omits one is reported incomplete_chain rather than
+// untrusted (C07). A certificate CAS cannot return only makes that finding less precise.
+func (s *Service) knownIntermediates(ctx context.Context, store *casstore.Store, inv []Endpoint) *x509.CertPool {
+	pool := x509.NewCertPool()
+	seen := map[int64]bool{}
+	for _, e := range inv {
+		if e.Expect == nil || seen[e.Expect.CertID] {
+			continue
+		}
+		seen[e.Expect.CertID] = true
+		d, err := store.Get(ctx, s.Gate.NewCall(), e.Expect.CertID)
+		if err != nil {
+			s.logf("check: intermediates of CAS certificate %d unknown: %v", e.Expect.CertID, err)
+			continue
+		}
+		for rest := d.CertPEM; ; {
+			var block *pem.Block
+			if block, rest = pem.Decode(rest); block == nil {
+				break
+			}
+			if c, err := x509.ParseCertificate(block.Bytes); err == nil && c.IsCA {
+				pool.AddCert(c)
+			}
+		}
+	}
+	return pool
+}
+
+// probeAll probes every endpoint with its own expectations (known: intermediates that tell
+// incomplete_chain from untrusted), at most Concurrency at once,
 // and drops the HTTP findings the endpoint's target does not ask for (the probe checks
 // redirect and HSTS together).
-func (s *Service) probeAll(ctx context.Context, eps []Endpoint) []probe.Result {
+func (s *Service) probeAll(ctx context.Context, eps []Endpoint, known *x509.CertPool) []probe.Result {
 	out := make([]probe.Result, len(eps))
 	conc := s.Concurrency
 	if conc <= 0 {
@@ -322,7 +354,7 @@ func (s *Service) probeAll(ctx context.Context, eps []Endpoint) []probe.Result {
 	g.SetLimit(conc)
 	for i, e := range eps {
 		g.Go(func() error {
-			opts := probe.Options{Roots: s.Roots, MinTLS: tlsVersion(e.MinTLS), WarnDays: s.Config.Checker.WarnDays,
+			opts := probe.Options{Roots: s.Roots, Intermediates: known, MinTLS: tlsVersion(e.MinTLS), WarnDays: s.Config.Checker.WarnDays,
 				CheckHTTP: e.Checks.Redirect || e.Checks.HSTS, HSTSMinAge: time.Duration(s.Config.Checker.HSTSMinAge) * time.Second,
 				Timeout: timeout, Now: s.Now}
 			if e.Expect != nil {
