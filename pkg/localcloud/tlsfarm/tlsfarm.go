@@ -32,6 +32,9 @@ type Source interface {
 	// Serving returns the certificate (with the exact chain to send) that
 	// endpoint id serves for the SNI name (empty when the client sent none).
 	// nil, nil means nothing is deployed: the handshake fails with an alert.
+	// The farm reuses its handshake configuration while the same pointer
+	// comes back, so a returned certificate must not be modified afterwards:
+	// deploy a new one instead.
 	Serving(id, sni string) (*tls.Certificate, error)
 	// Policy returns the endpoint's current policy.
 	Policy(id string) Policy
@@ -173,9 +176,14 @@ func (f *Farm) Close() error {
 	return errors.Join(errs...)
 }
 
-// configFor builds the per-handshake configuration: the certificate the
+// configFor returns the per-handshake configuration: the certificate the
 // Source serves now for the client's SNI and the endpoint's version bounds.
+// The Source is asked on every handshake (a deployment shows up on the next
+// one); the tls.Config built from its answer is reused while the answer is
+// the same certificate value and policy, so a handshake does not allocate a
+// fresh Config (and its lazily derived ticket keys) each time.
 func (f *Farm) configFor(id string) func(*tls.ClientHelloInfo) (*tls.Config, error) {
+	var cache configCache
 	return func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 		cert, err := f.src.Serving(id, hello.ServerName)
 		if err != nil {
@@ -184,14 +192,45 @@ func (f *Farm) configFor(id string) func(*tls.ClientHelloInfo) (*tls.Config, err
 		if cert == nil {
 			return nil, ErrNothingDeployed
 		}
-		p := f.src.Policy(id)
-		return &tls.Config{
-			Certificates: []tls.Certificate{*cert},
-			MinVersion:   p.MinTLS,
-			MaxVersion:   p.MaxTLS,
-			NextProtos:   []string{"h2", "http/1.1"},
-		}, nil
+		return cache.get(cert, f.src.Policy(id)), nil
 	}
+}
+
+// configCache holds the tls.Configs of one endpoint, keyed by the certificate
+// pointer and the version bounds. A Source hands out the same pointer while a
+// certificate stays deployed (see Certificate), so the set stays small: one
+// entry per certificate the endpoint serves (SNI extensions included). It is
+// bounded so that a Source returning fresh pointers cannot grow it.
+type configCache struct {
+	mu    sync.Mutex
+	items map[configKey]*tls.Config
+}
+
+type configKey struct {
+	cert           *tls.Certificate
+	minTLS, maxTLS uint16
+}
+
+const maxConfigsPerEndpoint = 64
+
+func (c *configCache) get(cert *tls.Certificate, p Policy) *tls.Config {
+	k := configKey{cert: cert, minTLS: p.MinTLS, maxTLS: p.MaxTLS}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cfg, ok := c.items[k]; ok {
+		return cfg
+	}
+	if c.items == nil || len(c.items) >= maxConfigsPerEndpoint {
+		c.items = map[configKey]*tls.Config{} // stale entries (replaced certificates) go at once
+	}
+	cfg := &tls.Config{
+		Certificates: []tls.Certificate{*cert},
+		MinVersion:   p.MinTLS,
+		MaxVersion:   p.MaxTLS,
+		NextProtos:   []string{"h2", "http/1.1"},
+	}
+	c.items[k] = cfg
+	return cfg
 }
 
 func (f *Farm) httpsHandler(id string) http.Handler {

@@ -185,6 +185,58 @@ func TestNothingDeployed(t *testing.T) {
 	}
 }
 
+// TestConfigFollowsSource: the farm reuses a handshake configuration per
+// certificate and policy, yet every handshake serves what the Source says now:
+// a redeploy, a roll-back to the earlier certificate and a policy change each
+// show up on the very next handshake.
+func TestConfigFollowsSource(t *testing.T) {
+	p := newPKI(t)
+	src := newSource()
+	f := newFarm(t, src)
+	addr, _, err := f.Listen("ep", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name    string
+		change  func()
+		sni     string
+		want    string // leaf sha256; "" = the handshake must fail
+		wantVer uint16
+	}{
+		{"a deployed", func() { src.deploy("ep", "", p.a) }, "a.example.com", p.aSum, tls.VersionTLS13},
+		{"a again", func() {}, "a.example.com", p.aSum, tls.VersionTLS13},
+		{"b replaces a", func() { src.deploy("ep", "", p.b) }, "b.example.com", p.bSum, tls.VersionTLS13},
+		{"a rolled back", func() { src.deploy("ep", "", p.a) }, "a.example.com", p.aSum, tls.VersionTLS13},
+		{"policy caps at 1.2", func() { src.setPolicy("ep", tlsfarm.Policy{MaxTLS: tls.VersionTLS12}) }, "a.example.com", p.aSum, tls.VersionTLS12},
+		{"policy lifted", func() { src.setPolicy("ep", tlsfarm.Policy{}) }, "a.example.com", p.aSum, tls.VersionTLS13},
+		{"undeployed", func() { src.deploy("ep", "", nil) }, "a.example.com", "", 0},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			st.change()
+			for range 3 {
+				cs, err := dial(t, addr, st.sni, p.ca.Pool(), 0, 0)
+				if st.want == "" {
+					if err == nil {
+						t.Fatalf("handshake succeeded with nothing deployed (served %s)", leafSum(cs))
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("handshake: %v", err)
+				}
+				if got := leafSum(cs); !strings.EqualFold(got, st.want) {
+					t.Fatalf("served %s, want %s", got, st.want)
+				}
+				if cs.Version != st.wantVer {
+					t.Fatalf("version %x, want %x", cs.Version, st.wantVer)
+				}
+			}
+		})
+	}
+}
+
 func TestTLSVersions(t *testing.T) {
 	p := newPKI(t)
 	src := newSource()
