@@ -1,6 +1,7 @@
 package faults
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -94,8 +95,9 @@ func TestS4Deadline(t *testing.T) {
 		Lost:    len(lost), Duplicated: dups})
 }
 
-// binderPIDs lists the running binder instance processes.
-func binderPIDs() []int {
+// binderPIDs lists the running binder instance processes of this rig (scenarios run in
+// parallel: an instance belongs to the rig whose local cloud endpoint is in its environment).
+func (r *rig) binderPIDs() []int {
 	want := filepath.Join(binDir, "binder", "main")
 	ents, _ := os.ReadDir("/proc")
 	var out []int
@@ -104,7 +106,11 @@ func binderPIDs() []int {
 		if _, err := fmt.Sscan(e.Name(), &pid); err != nil {
 			continue
 		}
-		if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil && exe == want {
+		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+		if err != nil || exe != want {
+			continue
+		}
+		if env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid)); err == nil && bytes.Contains(env, []byte("="+r.info.Endpoint+"\x00")) {
 			out = append(out, pid)
 		}
 	}
@@ -116,6 +122,7 @@ func binderPIDs() []int {
 // no longer has — reach the dead-letter queue after the configured receives, and the
 // binder's errors name why.
 func TestS5BinderKilledAndPoison(t *testing.T) {
+	t.Parallel() // long, and not timing-sensitive: overlaps scenario 1
 	ctx := t.Context()
 	r := newRig(t, rigOptions{NoStart: true})
 	id, leaf := r.issue("faults-binder")
@@ -139,7 +146,7 @@ func TestS5BinderKilledAndPoison(t *testing.T) {
 		return false
 	})
 	time.Sleep(700 * time.Millisecond)
-	for _, pid := range binderPIDs() {
+	for _, pid := range r.binderPIDs() {
 		if syscall.Kill(pid, syscall.SIGKILL) == nil {
 			killed++
 		}
