@@ -8,14 +8,12 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
-	"github.com/aliyun/alibaba-cloud-sdk-go/services/cdn"
-
 	"github.com/certflow/certflow/pkg/casstore"
 	"github.com/certflow/certflow/pkg/certs"
 	"github.com/certflow/certflow/pkg/config"
 	"github.com/certflow/certflow/pkg/plan"
 	"github.com/certflow/certflow/pkg/probe"
+	"github.com/certflow/certflow/pkg/targets"
 )
 
 // Kinds of inventory entries beyond the target kinds.
@@ -112,7 +110,7 @@ func (s *Service) inventory(ctx context.Context, list []casstore.Summary) ([]End
 			out = append(out, e)
 		}
 	}
-	items, err := plan.Build(ctx, cfg, coverAll{}, nil, s.cdnDomains)
+	items, err := plan.Build(ctx, cfg, coverAll{}, nil, targets.CDNDomains(s.Clients, s.Gate))
 	if err != nil {
 		problems = append(problems, fmt.Sprintf("inventory: %v", err))
 	}
@@ -167,32 +165,4 @@ func (s *Service) inventory(ctx context.Context, list []casstore.Summary) ([]End
 		add(Endpoint{Endpoint: probe.Endpoint{Name: x.Name, Address: x.Address}, Kind: KindExtra, MinTLS: cfg.Checker.MinTLS})
 	}
 	return out, problems
-}
-
-// cdnDomains lists the account's CDN domains, every page (for CDN patterns).
-func (s *Service) cdnDomains(ctx context.Context) ([]string, error) {
-	call := s.Gate.NewCall()
-	var out []string
-	for page := 1; ; page++ {
-		cl, err := s.Clients.CDN()
-		if err != nil {
-			return nil, err
-		}
-		req := cdn.CreateDescribeUserDomainsRequest()
-		req.PageNumber = requests.NewInteger(page)
-		req.PageSize = requests.NewInteger(500)
-		var resp *cdn.DescribeUserDomainsResponse
-		if err := call.Do(ctx, "DescribeUserDomains", func() (err error) {
-			resp, err = cl.DescribeUserDomains(req)
-			return err
-		}); err != nil {
-			return nil, fmt.Errorf("list cdn domains (page %d): %w", page, err)
-		}
-		for _, d := range resp.Domains.PageData {
-			out = append(out, d.DomainName)
-		}
-		if len(resp.Domains.PageData) == 0 || int64(len(out)) >= resp.TotalCount {
-			return out, nil
-		}
-	}
 }

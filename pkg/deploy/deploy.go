@@ -14,9 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
-	"github.com/aliyun/alibaba-cloud-sdk-go/services/cdn"
-
 	"github.com/certflow/certflow/pkg/bindtask"
 	"github.com/certflow/certflow/pkg/casstore"
 	"github.com/certflow/certflow/pkg/certs"
@@ -117,7 +114,7 @@ func (s *Service) Run(ctx context.Context, req events.Deploy) (rollout.Report, e
 	bindDone := make(chan *rollout.BindTaskInfo, 1)
 	go func() { bindDone <- s.handOff(ctx, req, bundle) }()
 
-	items, planErr := plan.Build(ctx, s.Config, bundle, req.Only, s.cdnDomains)
+	items, planErr := plan.Build(ctx, s.Config, bundle, req.Only, targets.CDNDomains(s.Clients, s.Gate))
 	results := s.fanOut(ctx, req, items, cert)
 	rep = s.finish(rep, results)
 	rep.BindTask = <-bindDone
@@ -255,34 +252,6 @@ func ProbeName(names []string) string {
 		return ""
 	}
 	return "certflow-probe" + strings.TrimPrefix(names[0], "*")
-}
-
-// cdnDomains lists the account's CDN domains, every page (for CDN patterns).
-func (s *Service) cdnDomains(ctx context.Context) ([]string, error) {
-	call := s.Gate.NewCall()
-	var out []string
-	for page := 1; ; page++ {
-		cl, err := s.Clients.CDN()
-		if err != nil {
-			return nil, err
-		}
-		req := cdn.CreateDescribeUserDomainsRequest()
-		req.PageNumber = requests.NewInteger(page)
-		req.PageSize = requests.NewInteger(500)
-		var resp *cdn.DescribeUserDomainsResponse
-		if err := call.Do(ctx, "DescribeUserDomains", func() (err error) {
-			resp, err = cl.DescribeUserDomains(req)
-			return err
-		}); err != nil {
-			return nil, fmt.Errorf("list cdn domains (page %d): %w", page, err)
-		}
-		for _, d := range resp.Domains.PageData {
-			out = append(out, d.DomainName)
-		}
-		if len(resp.Domains.PageData) == 0 || int64(len(out)) >= resp.TotalCount {
-			return out, nil
-		}
-	}
 }
 
 // handOff publishes the AIRec BindTask for the AIRec domains the certificate covers.

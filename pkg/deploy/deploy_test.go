@@ -3,11 +3,11 @@ package deploy
 import (
 	"bytes"
 	"context"
-	"errors"
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net"
 	"strings"
 	"sync"

@@ -99,3 +99,34 @@ func (c *CDN) Deploy(ctx context.Context, call *rollout.Call, cert *Cert) (rollo
 	}
 	return rollout.StatusDeployed, nil
 }
+
+// CDNDomains lists the account's CDN domains, every page; plan.Build expands CDN patterns
+// against it. Calls go through a fresh Call of gate.
+func CDNDomains(clients *cloud.Clients, gate *rollout.Gate) func(ctx context.Context) ([]string, error) {
+	return func(ctx context.Context) ([]string, error) {
+		call := gate.NewCall()
+		var out []string
+		for page := 1; ; page++ {
+			cl, err := clients.CDN()
+			if err != nil {
+				return nil, err
+			}
+			req := cdn.CreateDescribeUserDomainsRequest()
+			req.PageNumber = requests.NewInteger(page)
+			req.PageSize = requests.NewInteger(500)
+			var resp *cdn.DescribeUserDomainsResponse
+			if err := call.Do(ctx, "DescribeUserDomains", func() (err error) {
+				resp, err = cl.DescribeUserDomains(req)
+				return err
+			}); err != nil {
+				return nil, fmt.Errorf("list cdn domains (page %d): %w", page, err)
+			}
+			for _, d := range resp.Domains.PageData {
+				out = append(out, d.DomainName)
+			}
+			if len(resp.Domains.PageData) == 0 || int64(len(out)) >= resp.TotalCount {
+				return out, nil
+			}
+		}
+	}
+}
