@@ -151,17 +151,16 @@ func TestS7ExpiredSTS(t *testing.T) {
 	if dups != 0 {
 		t.Errorf("duplicated writes: %v", keys)
 	}
-	// Open bug (reported, not yet fixed in pkg/targets): a run whose token expires between
-	// the ECS write and the cleanup cannot delete its staged key, and the retry reads the host
-	// as unchanged and never looks for it. Shown in the figure until fixed.
+	// A run whose token expires between the ECS write and the cleanup cannot delete its
+	// staged key; the retry finds the host unchanged and removes the leftover secret.
 	left := r.leftKeys(t)
 	if len(left) > 0 {
-		t.Logf("OPEN BUG: staged private keys left in OOS secret parameters: %v", left)
+		t.Errorf("staged private keys left in OOS secret parameters after the retry: %v", left)
 	}
 	figure(t, 7, row{Scenario: "7 STS expiry",
 		Load:    fmt.Sprintf("%d targets", len(r.cfg.Targets)),
 		Faults:  fmt.Sprintf("token TTL %s, expires mid-run", ttl),
-		Outcome: fmt.Sprintf("%d calls refused as expired; first run deployed %d, left %d retryable; retry with fresh context credentials finished; %d invocations; %d staged ECS keys left in OOS (open bug)", expired, first[0].Totals.Deployed, len(first[0].Retryable()), len(runs), len(left)),
+		Outcome: fmt.Sprintf("%d calls refused as expired; first run deployed %d, left %d retryable; retry with fresh context credentials finished; %d invocations; %d staged ECS keys left in OOS", expired, first[0].Totals.Deployed, len(first[0].Retryable()), len(runs), len(left)),
 		Lost:    len(lost), Duplicated: dups})
 }
 

@@ -2,7 +2,6 @@ package targets
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -74,11 +73,16 @@ func (e *ECS) Deploy(ctx context.Context, call *rollout.Call, cert *Cert) (rollo
 	if err != nil {
 		return "", err
 	}
+	secret := e.secretName(cert)
 	if same {
+		// A run that wrote the host but could not delete its secret (say, its STS token
+		// expired) left the key in OOS: remove it now. A read when there is none.
+		if err := e.removeLeftoverSecret(ctx, call, secret); err != nil {
+			return "", err
+		}
 		return rollout.StatusUnchanged, nil
 	}
-	secret, err := e.createSecret(ctx, call, cert)
-	if err != nil {
+	if err := e.createSecret(ctx, call, secret, cert); err != nil {
 		return "", err
 	}
 	// Delete the secret whatever happens, even when ctx is already done.
@@ -106,26 +110,71 @@ func (e *ECS) Deploy(ctx context.Context, call *rollout.Call, cert *Cert) (rollo
 	return rollout.StatusDeployed, nil
 }
 
-func (e *ECS) createSecret(ctx context.Context, call *rollout.Call, cert *Cert) (string, error) {
+// secretName is the OOS secret parameter that carries cert's key to this host: one name
+// per host and certificate, so a later run can find and remove a secret a failed run left.
+func (e *ECS) secretName(cert *Cert) string {
+	return fmt.Sprintf("certflow-%s-%s", e.t.InstanceID, cert.SHA256[:16])
+}
+
+func (e *ECS) createSecret(ctx context.Context, call *rollout.Call, name string, cert *Cert) error {
 	cl, err := e.clients.OOS(e.t.Region)
 	if err != nil {
-		return "", err
+		return err
 	}
-	var nonce [4]byte
-	_, _ = rand.Read(nonce[:])
-	name := fmt.Sprintf("certflow-%s-%s-%x", e.t.InstanceID, cert.SHA256[:12], nonce)
 	req := oos.CreateCreateSecretParameterRequest()
 	req.RegionId = e.t.Region
 	req.Name = name
 	req.Value = string(cert.KeyPEM)
 	req.Description = "certflow: private key for one deployment; deleted after the run"
-	if err := call.Do(ctx, "CreateSecretParameter", func() error {
-		_, err := cl.CreateSecretParameter(req)
-		return err
-	}); err != nil {
-		return "", fmt.Errorf("ecs %s: create OOS secret parameter in %s: %w", e.t.InstanceID, e.t.Region, err)
+	create := func() error {
+		return call.Do(ctx, "CreateSecretParameter", func() error {
+			_, err := cl.CreateSecretParameter(req)
+			return err
+		})
 	}
-	return name, nil
+	err = create()
+	if apiCode(err) == "EntityAlreadyExists.Parameter" {
+		// Left by an earlier run that could not clean up: replace it.
+		e.deleteSecret(ctx, call, name)
+		err = create()
+	}
+	if err != nil {
+		return fmt.Errorf("ecs %s: create OOS secret parameter in %s: %w", e.t.InstanceID, e.t.Region, err)
+	}
+	return nil
+}
+
+// removeLeftoverSecret deletes this host's secret for cert if an earlier run left it.
+func (e *ECS) removeLeftoverSecret(ctx context.Context, call *rollout.Call, name string) error {
+	cl, err := e.clients.OOS(e.t.Region)
+	if err != nil {
+		return err
+	}
+	req := oos.CreateGetSecretParameterRequest()
+	req.RegionId = e.t.Region
+	req.Name = name
+	req.WithDecryption = requests.NewBoolean(false) // metadata only: never read the key back
+	err = call.Do(ctx, "GetSecretParameter", func() error {
+		_, err := cl.GetSecretParameter(req)
+		return err
+	})
+	switch {
+	case err == nil:
+		e.deleteSecret(ctx, call, name)
+		return nil
+	case apiCode(err) == "EntityNotExists.Parameter":
+		return nil
+	}
+	return fmt.Errorf("ecs %s: look for a leftover OOS secret parameter in %s: %w", e.t.InstanceID, e.t.Region, err)
+}
+
+// apiCode is the service error code of err ("" for nil).
+func apiCode(err error) string {
+	var ae *cloud.APIError
+	if errors.As(err, &ae) {
+		return ae.Code
+	}
+	return ""
 }
 
 func (e *ECS) deleteSecret(ctx context.Context, call *rollout.Call, name string) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/cas"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/oos"
 
 	"github.com/certflow/certflow/pkg/cloud"
 	"github.com/certflow/certflow/pkg/config"
@@ -337,5 +338,35 @@ func TestScrubPEMAndTail(t *testing.T) {
 	}
 	if got := colonHex("68081aff"); got != "68:08:1a:ff" {
 		t.Errorf("colonHex = %q", got)
+	}
+}
+
+// A run that wrote the host but could not delete its OOS secret (its STS token expired)
+// left the key in OOS; the next run finds the host unchanged and removes the secret.
+func TestECSLeftoverSecretRemovedOnNextRun(t *testing.T) {
+	e := newEnv(t)
+	hosts := e.targets(t, config.KindECS)
+	ct, _ := endpointOf(e.cfg, hosts[0].ID())
+	cert := e.issue(t, ct.ServedNames()...)
+	if st, err := deploy(t, hosts[0], cert); err != nil || st != rollout.StatusDeployed {
+		t.Fatalf("deploy = %q, %v", st, err)
+	}
+	name := hosts[0].(*ECS).secretName(cert)
+	cl, err := e.clients.OOS(ct.Region)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := oos.CreateCreateSecretParameterRequest()
+	req.RegionId, req.Name, req.Value = ct.Region, name, string(cert.KeyPEM)
+	if _, err := cl.CreateSecretParameter(req); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := deploy(t, hosts[0], cert); err != nil || st != rollout.StatusUnchanged {
+		t.Fatalf("second deploy = %q, %v; want unchanged", st, err)
+	}
+	get := oos.CreateGetSecretParameterRequest()
+	get.RegionId, get.Name = ct.Region, name
+	if _, err := cl.GetSecretParameter(get); err == nil || !strings.Contains(err.Error(), "EntityNotExists.Parameter") {
+		t.Errorf("leftover secret %s still there (err %v)", name, err)
 	}
 }
