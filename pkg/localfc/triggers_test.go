@@ -279,8 +279,9 @@ func (f *mnsFixture) waitEmpty(t *testing.T, queue string, d time.Duration) {
 }
 
 // binderWithQueue wires the repo's binder trigger to the emulator's queues.
-// window >= 0 replaces the batch time window (seconds) to keep retry tests short.
-func binderWithQueue(t *testing.T, f *mnsFixture, rec *runs, window int) *Runtime {
+// window >= 0 replaces the batch time window (seconds) to keep retry tests short; count > 0
+// replaces the batch size (the repo delivers one message per invocation).
+func binderWithQueue(t *testing.T, f *mnsFixture, rec *runs, window, count int) *Runtime {
 	t.Helper()
 	fn := repoFunctions(t)["certflow-binder"]
 	if len(fn.Triggers) != 1 || fn.Triggers[0].EventBridge == nil {
@@ -294,6 +295,9 @@ func binderWithQueue(t *testing.T, f *mnsFixture, rec *runs, window int) *Runtim
 	eb.RunOptions.DeadLetterQueue.Arn = strings.Replace(eb.RunOptions.DeadLetterQueue.Arn, "cn-hangzhou", testRegion, 1)
 	if window >= 0 {
 		eb.RunOptions.BatchWindow.TimeBasedWindow = window
+	}
+	if count > 0 {
+		eb.RunOptions.BatchWindow.CountBasedWindow = count
 	}
 	fn.Triggers = []sconfig.Trigger{{Name: fn.Triggers[0].Name, Type: sconfig.TypeEventBridge, EventBridge: &eb}}
 	r := New(Options{Region: testRegion, AccountID: testAccount, Queues: f.queues, OnTrigger: rec.add,
@@ -309,7 +313,7 @@ func TestMNSTriggerBatchDeliveryAndDelete(t *testing.T) {
 	f := newMNS(t, "certflow-bind", "certflow-bind-dlq")
 	f.send(t, "certflow-bind", `{"taskId":"a"}`, `{"taskId":"b"}`, `{"taskId":"c"}`)
 	rec := newRuns()
-	r := binderWithQueue(t, f, rec, -1)
+	r := binderWithQueue(t, f, rec, -1, 5)
 	if err := r.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -344,7 +348,7 @@ func TestMNSTriggerBatchDeliveryAndDelete(t *testing.T) {
 func TestMNSTriggerRetriesThenDeadLetters(t *testing.T) {
 	f := newMNS(t, "certflow-bind", "certflow-bind-dlq")
 	rec := newRuns()
-	r := binderWithQueue(t, f, rec, 0)
+	r := binderWithQueue(t, f, rec, 0, 0)
 	if err := r.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +385,7 @@ func TestMNSTriggerRetriesThenDeadLetters(t *testing.T) {
 func TestMNSTriggerRedeliversAfterCrash(t *testing.T) {
 	f := newMNS(t, "certflow-bind", "certflow-bind-dlq")
 	rec := newRuns()
-	r := binderWithQueue(t, f, rec, 0)
+	r := binderWithQueue(t, f, rec, 0, 0)
 	if err := r.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
