@@ -7,6 +7,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 
@@ -17,12 +18,12 @@ import (
 )
 
 func main() {
-	app.Start("binder", func(env *app.Env) (app.Handler[bind.Result], error) {
+	app.Start("binder", func(env *app.Env) (app.Handler, error) {
 		if env.Config.AIRec == nil {
 			return nil, fmt.Errorf("targets file %s has no airec section", env.Config.File)
 		}
 		b := &bind.Binder{Clients: env.Clients, Config: env.Config, Roots: env.Roots, Log: os.Stderr,
 			Gate: bind.NewGate(deploy.Quotas(env.Config), rollout.GateOptions{})}
-		return b.Handle, nil
+		return func(ctx context.Context, payload []byte) (any, error) { return b.Handle(ctx, payload) }, nil
 	})
 }

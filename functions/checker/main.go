@@ -6,6 +6,7 @@
 package main
 
 import (
+	"context"
 	"os"
 
 	"github.com/certflow/certflow/pkg/app"
@@ -15,10 +16,10 @@ import (
 )
 
 func main() {
-	app.Start("checker", func(env *app.Env) (app.Handler[check.Report], error) {
+	app.Start("checker", func(env *app.Env) (app.Handler, error) {
 		// One Gate for every invocation of this instance: the quotas are per account.
 		gate := rollout.NewGate(deploy.Quotas(env.Config), rollout.GateOptions{})
 		svc := &check.Service{Clients: env.Clients, Config: env.Config, Roots: env.Roots, Gate: gate, Log: os.Stderr}
-		return svc.Handle, nil
+		return func(ctx context.Context, payload []byte) (any, error) { return svc.Handle(ctx, payload) }, nil
 	})
 }

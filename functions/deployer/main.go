@@ -14,9 +14,9 @@ import (
 )
 
 func main() {
-	app.Start("deployer", func(env *app.Env) (app.Handler[deploy.Result], error) {
+	app.Start("deployer", func(env *app.Env) (app.Handler, error) {
 		svc := &deploy.Service{Clients: env.Clients, Config: env.Config, Roots: env.Roots, Log: os.Stderr}
-		return func(ctx context.Context, payload []byte) (deploy.Result, error) {
+		return func(ctx context.Context, payload []byte) (any, error) {
 			return svc.Handle(ctx, payload, events.DefaultFilter())
 		}, nil
 	})

@@ -100,26 +100,29 @@ func Roots(files ...string) (*x509.CertPool, error) {
 // expired mid-run is replaced by the next invocation's. It reports whether any are held.
 func (e *Env) Refresh(ctx context.Context) bool { return e.Creds.Refresh(ctx) }
 
-// Handler is a function's work for one invocation.
-type Handler[R any] func(ctx context.Context, payload []byte) (R, error)
+// Handler is a function's work for one invocation; its result is returned as JSON.
+type Handler func(ctx context.Context, payload []byte) (any, error)
 
 // Start is the whole main of a certflow function: it loads the environment once, builds
 // the handler, and serves invocations through fc.Start. A configuration error fails every
 // invocation with that error (instead of crash-looping the instance), and each invocation
 // first takes its own STS credentials from the FC context.
-func Start[R any](name string, build func(*Env) (Handler[R], error)) {
+//
+// Start is deliberately not generic: a generic instantiation puts *Env's type into an
+// interface dictionary, which (with the MNS SDK's text/template use) keeps every method of
+// every SDK client alive and triples the binary.
+func Start(name string, build func(*Env) (Handler, error)) {
 	env, err := Load("")
-	var h Handler[R]
+	var h Handler
 	if err == nil {
 		h, err = build(env)
 	}
-	fc.Start(func(ctx context.Context, payload json.RawMessage) (R, error) {
-		var zero R
+	fc.Start(func(ctx context.Context, payload json.RawMessage) (any, error) {
 		if err != nil {
-			return zero, fmt.Errorf("certflow %s: %w", name, err)
+			return nil, fmt.Errorf("certflow %s: %w", name, err)
 		}
 		if !env.Refresh(ctx) {
-			return zero, fmt.Errorf("certflow %s: no credentials in the invocation context or the environment", name)
+			return nil, fmt.Errorf("certflow %s: no credentials in the invocation context or the environment", name)
 		}
 		return h(ctx, payload)
 	})
