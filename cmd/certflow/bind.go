@@ -10,7 +10,6 @@ import (
 
 	"github.com/certflow/certflow/pkg/app"
 	"github.com/certflow/certflow/pkg/bind"
-	"github.com/certflow/certflow/pkg/deploy"
 	"github.com/certflow/certflow/pkg/rollout"
 )
 
@@ -60,7 +59,7 @@ func runBind(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	b := &bind.Binder{Clients: env.Clients, Config: env.Config, Roots: env.Roots, Log: stderr,
-		Gate: bind.NewGate(deploy.Quotas(env.Config), rollout.GateOptions{})}
+		Gate: bind.NewGate(env.Config.ActionQuotas(), rollout.GateOptions{})}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	task, rep, err := b.TaskFor(ctx, *certID)

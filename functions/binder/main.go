@@ -13,7 +13,6 @@ import (
 
 	"github.com/certflow/certflow/pkg/app"
 	"github.com/certflow/certflow/pkg/bind"
-	"github.com/certflow/certflow/pkg/deploy"
 	"github.com/certflow/certflow/pkg/rollout"
 )
 
@@ -23,7 +22,7 @@ func main() {
 			return nil, fmt.Errorf("targets file %s has no airec section", env.Config.File)
 		}
 		b := &bind.Binder{Clients: env.Clients, Config: env.Config, Roots: env.Roots, Log: os.Stderr,
-			Gate: bind.NewGate(deploy.Quotas(env.Config), rollout.GateOptions{})}
+			Gate: bind.NewGate(env.Config.ActionQuotas(), rollout.GateOptions{})}
 		return func(ctx context.Context, payload []byte) (any, error) { return b.Handle(ctx, payload) }, nil
 	})
 }

@@ -11,14 +11,13 @@ import (
 
 	"github.com/certflow/certflow/pkg/app"
 	"github.com/certflow/certflow/pkg/check"
-	"github.com/certflow/certflow/pkg/deploy"
 	"github.com/certflow/certflow/pkg/rollout"
 )
 
 func main() {
 	app.Start("checker", func(env *app.Env) (app.Handler, error) {
 		// One Gate for every invocation of this instance: the quotas are per account.
-		gate := rollout.NewGate(deploy.Quotas(env.Config), rollout.GateOptions{})
+		gate := rollout.NewGate(env.Config.ActionQuotas(), rollout.GateOptions{})
 		svc := &check.Service{Clients: env.Clients, Config: env.Config, Roots: env.Roots, Gate: gate, Log: os.Stderr}
 		return func(ctx context.Context, payload []byte) (any, error) { return svc.Handle(ctx, payload) }, nil
 	})

@@ -119,7 +119,7 @@ func RunRollout(ctx context.Context, o RolloutOptions) (Rollout, error) {
 		}
 	}
 	r.Lost += o.Targets - len(rep.Targets)
-	r.Bound = ComputeBound(r.Calls, mix, deploy.Quotas(cfg), InjectedLatency)
+	r.Bound = ComputeBound(r.Calls, mix, cfg.ActionQuotas(), InjectedLatency)
 	r.Efficiency = r.Bound.Seconds / r.WallSeconds
 	return r, nil
 }

@@ -49,7 +49,7 @@ type Service struct {
 	Clients *cloud.Clients
 	Config  *config.Config
 	Roots   *x509.CertPool // trust anchors; nil = system roots
-	Gate    *rollout.Gate  // nil = rollout.NewGate(deploy.Quotas(Config))
+	Gate    *rollout.Gate  // nil = rollout.NewGate(Config.ActionQuotas())
 	// Log receives one line per endpoint and a summary line; nil = discard.
 	Log io.Writer
 	// Now is the clock [time.Now].
@@ -144,7 +144,7 @@ func (s *Service) Run(ctx context.Context) (Report, error) {
 		return Report{}, errors.New("check: nil config or clients")
 	}
 	if s.Gate == nil {
-		s.Gate = rollout.NewGate(deploy.Quotas(s.Config), rollout.GateOptions{})
+		s.Gate = rollout.NewGate(s.Config.ActionQuotas(), rollout.GateOptions{})
 	}
 	rep := Report{CheckedAt: s.now().UTC(), Enforced: []targets.Change{}, Repaired: []Repair{}, Problems: []string{}}
 	var retry []string

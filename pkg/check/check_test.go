@@ -121,7 +121,7 @@ func newEnv(t *testing.T) *env {
 	cfg.Checker.WarnDays = 5
 	h := newHook(t)
 	cfg.Checker.Alert = config.Alert{Webhook: h.srv.URL + "/hook", Format: config.AlertGeneric}
-	gate := rollout.NewGate(deploy.Quotas(cfg), rollout.GateOptions{BaseDelay: 20 * time.Millisecond, BusyDelay: 100 * time.Millisecond, BusyMax: time.Second})
+	gate := rollout.NewGate(cfg.ActionQuotas(), rollout.GateOptions{BaseDelay: 20 * time.Millisecond, BusyDelay: 100 * time.Millisecond, BusyMax: time.Second})
 	return &env{cloud: c, clients: cl, cfg: cfg, hook: h, log: &syncBuffer{}, gate: gate}
 }
 
@@ -406,7 +406,7 @@ func TestCASUnreadableIsRetryableAndStillChecks(t *testing.T) {
 	e := newEnv(t)
 	e.cloud.SetFaults(localcloud.Faults{Rules: map[string]localcloud.FaultRule{"ListUserCertificateOrder": {ErrorRate: 1}}})
 	s := e.service()
-	s.Gate = rollout.NewGate(deploy.Quotas(e.cfg), rollout.GateOptions{BaseDelay: 10 * time.Millisecond, MaxAttempts: 2})
+	s.Gate = rollout.NewGate(e.cfg.ActionQuotas(), rollout.GateOptions{BaseDelay: 10 * time.Millisecond, MaxAttempts: 2})
 	rep, err := s.Run(t.Context())
 	if !errors.Is(err, ErrRetry) {
 		t.Fatalf("err = %v, want ErrRetry", err)

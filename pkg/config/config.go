@@ -299,3 +299,16 @@ var ErrInvalid = errors.New("invalid configuration")
 
 // Is makes errors.Is(err, ErrInvalid) true.
 func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
+
+// ActionQuotas returns the quota overrides keyed by bare action name, as the rollout Gate
+// takes them ("cdn:SetCdnDomainSSLCertificate" → "SetCdnDomainSSLCertificate").
+func (c *Config) ActionQuotas() map[string]float64 {
+	out := make(map[string]float64, len(c.Quotas))
+	for k, v := range c.Quotas {
+		if i := strings.IndexByte(k, ':'); i >= 0 {
+			k = k[i+1:]
+		}
+		out[k] = v
+	}
+	return out
+}

@@ -311,3 +311,14 @@ func TestAIRecEndpoints(t *testing.T) {
 		})
 	}
 }
+
+func TestActionQuotas(t *testing.T) {
+	cfg, err := config.Parse("t.yaml", []byte("quotas:\n  \"cdn:SetCdnDomainSSLCertificate\": 12\n  \"slb:SetLoadBalancerHTTPSListenerAttribute\": 0.5\ntargets:\n  - kind: cdn\n    domain: www.example.com\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := cfg.ActionQuotas()
+	if got["SetCdnDomainSSLCertificate"] != 12 || got["SetLoadBalancerHTTPSListenerAttribute"] != 0.5 || len(got) != 2 {
+		t.Errorf("ActionQuotas = %v", got)
+	}
+}

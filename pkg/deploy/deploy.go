@@ -45,21 +45,9 @@ type Service struct {
 	PollInterval time.Duration
 }
 
-// Quotas turns the targets file's "<product>:<Action>" overrides into the Gate's per-action rates.
-func Quotas(cfg *config.Config) map[string]float64 {
-	out := map[string]float64{}
-	for k, v := range cfg.Quotas {
-		if i := strings.IndexByte(k, ':'); i >= 0 {
-			k = k[i+1:]
-		}
-		out[k] = v
-	}
-	return out
-}
-
 func (s *Service) gate() *rollout.Gate {
 	if s.Gate == nil {
-		s.Gate = rollout.NewGate(Quotas(s.Config), rollout.GateOptions{})
+		s.Gate = rollout.NewGate(s.Config.ActionQuotas(), rollout.GateOptions{})
 	}
 	return s.Gate
 }

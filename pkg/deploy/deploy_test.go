@@ -70,7 +70,7 @@ func newEnv(t *testing.T, estate []byte) *env {
 func (e *env) service() *Service {
 	return &Service{Clients: e.clients, Config: e.cfg, Roots: e.cloud.CA().Pool(), Log: e.log,
 		PollInterval: 50 * time.Millisecond, Margin: time.Second,
-		Gate: rollout.NewGate(Quotas(e.cfg), rollout.GateOptions{BaseDelay: 20 * time.Millisecond, BusyDelay: 100 * time.Millisecond, BusyMax: time.Second})}
+		Gate: rollout.NewGate(e.cfg.ActionQuotas(), rollout.GateOptions{BaseDelay: 20 * time.Millisecond, BusyDelay: 100 * time.Millisecond, BusyMax: time.Second})}
 }
 
 // allNames is every name the estate's targets and AIRec domains serve.
