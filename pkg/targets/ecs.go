@@ -25,7 +25,8 @@ import (
 type ECS struct {
 	clients *cloud.Clients
 	t       config.Target
-	// PollInterval spaces DescribeInvocationResults calls [1s].
+	// PollInterval is the longest gap between DescribeInvocationResults calls [1s]; polling
+	// starts at a quarter of it.
 	PollInterval time.Duration
 }
 
@@ -233,10 +234,13 @@ func (e *ECS) run(ctx context.Context, call *rollout.Call, script, name string, 
 	}); err != nil {
 		return runResult{}, fmt.Errorf("ecs %s: run command in %s: %w", e.t.InstanceID, e.t.Region, err)
 	}
-	interval := e.PollInterval
-	if interval <= 0 {
-		interval = time.Second
+	// Short scripts finish in well under a second: poll soon, then back off to the
+	// interval (vendor guidance: every 1–2 s).
+	limit := e.PollInterval
+	if limit <= 0 {
+		limit = time.Second
 	}
+	interval := limit / 4
 	for {
 		res, done, err := e.poll(ctx, call, resp.InvokeId)
 		if err != nil || done {
@@ -247,6 +251,7 @@ func (e *ECS) run(ctx context.Context, call *rollout.Call, script, name string, 
 			return runResult{}, rollout.Retryable(fmt.Errorf("ecs %s: invocation %s still running at the deadline: %w", e.t.InstanceID, resp.InvokeId, ctx.Err()))
 		case <-time.After(interval):
 		}
+		interval = min(2*interval, limit)
 	}
 }
 
