@@ -8,7 +8,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/certflow/certflow/pkg/app"
 	"github.com/certflow/certflow/pkg/bind"
 	"github.com/certflow/certflow/pkg/rollout"
 )
@@ -39,23 +38,12 @@ func runBind(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, bindUsage)
 		return exitUsage
 	}
-	env, err := app.Load(*cfgPath)
+	env, err := loadCloudEnv(*cfgPath, *roots)
+	if err == nil && env.Config.AIRec == nil {
+		err = fmt.Errorf("%s has no airec section", *cfgPath)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "certflow bind: %v\n", err)
-		return exitUsage
-	}
-	if env.Config.AIRec == nil {
-		fmt.Fprintf(stderr, "certflow bind: %s has no airec section\n", *cfgPath)
-		return exitUsage
-	}
-	if *roots != "" {
-		if env.Roots, err = app.Roots(env.Config.Roots, *roots); err != nil {
-			fmt.Fprintf(stderr, "certflow bind: %v\n", err)
-			return exitUsage
-		}
-	}
-	if env.Creds.Get().IsZero() {
-		fmt.Fprintln(stderr, "certflow bind: no credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET")
 		return exitUsage
 	}
 	b := &bind.Binder{Clients: env.Clients, Config: env.Config, Roots: env.Roots, Log: stderr,

@@ -8,7 +8,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/certflow/certflow/pkg/app"
 	"github.com/certflow/certflow/pkg/deploy"
 	"github.com/certflow/certflow/pkg/events"
 )
@@ -40,19 +39,9 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprint(stderr, deployUsage)
 		return exitUsage
 	}
-	env, err := app.Load(*cfgPath)
+	env, err := loadCloudEnv(*cfgPath, *roots)
 	if err != nil {
 		fmt.Fprintf(stderr, "certflow deploy: %v\n", err)
-		return exitUsage
-	}
-	if *roots != "" {
-		if env.Roots, err = app.Roots(env.Config.Roots, *roots); err != nil {
-			fmt.Fprintf(stderr, "certflow deploy: %v\n", err)
-			return exitUsage
-		}
-	}
-	if env.Creds.Get().IsZero() {
-		fmt.Fprintln(stderr, "certflow deploy: no credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET")
 		return exitUsage
 	}
 	svc := &deploy.Service{Clients: env.Clients, Config: env.Config, Roots: env.Roots, Log: stderr}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/certflow/certflow/pkg/app"
 	"github.com/certflow/certflow/pkg/certs"
 )
 
@@ -130,4 +131,23 @@ func readBundleFile(flagName, path string) ([]byte, error) {
 		return nil, fmt.Errorf("--%s: %s is larger than %d bytes; that is not a certificate bundle", flagName, path, maxBundleFile)
 	}
 	return data, nil
+}
+
+// loadCloudEnv is the set-up of the commands that call the cloud (deploy, bind): the targets
+// file, extra trust roots, and credentials from the environment. Errors are the caller's
+// to print; every one is a usage or set-up error (exit 2).
+func loadCloudEnv(cfgPath, roots string) (*app.Env, error) {
+	env, err := app.Load(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	if roots != "" {
+		if env.Roots, err = app.Roots(env.Config.Roots, roots); err != nil {
+			return nil, err
+		}
+	}
+	if env.Creds.Get().IsZero() {
+		return nil, fmt.Errorf("no credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+	}
+	return env, nil
 }
