@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/certflow/certflow/pkg/airec"
 	"github.com/certflow/certflow/pkg/certs"
@@ -109,7 +108,7 @@ func runMappingBuild(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
-	if err := writeMappingFile(*out, buf.Bytes(), 0o644); err != nil {
+	if err := writeFileAtomic(*out, buf.Bytes(), 0o644); err != nil {
 		fmt.Fprintf(stderr, "certflow mapping build: %v\n", err)
 		return exitUsage
 	}
@@ -117,30 +116,6 @@ func runMappingBuild(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// writeMappingFile writes through a temporary file in the same folder, so a reader never sees
-// half a workbook.
-func writeMappingFile(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".mapping-*.xlsx")
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
-}
 
 // mappingReport is the --json output of mapping check.
 type mappingReport struct {

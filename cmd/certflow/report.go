@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/certflow/certflow/pkg/probe"
 	"github.com/certflow/certflow/pkg/report"
@@ -62,7 +61,7 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := report.HTML(&page, run, report.Options{Title: *title, WarnDays: *warnDays}); err != nil {
 		return fail("%v", err)
 	}
-	if err := writeFileAtomic(*out, page.Bytes()); err != nil {
+	if err := writeFileAtomic(*out, page.Bytes(), 0o644); err != nil {
 		return fail("%v", err)
 	}
 	s := run.Summary()
@@ -107,27 +106,3 @@ func readRun(path string) (probe.Run, error) {
 	return run, nil
 }
 
-// writeFileAtomic writes through a temporary file in the same folder and renames it, so a
-// reader never sees half a page.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".certflow-report-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
