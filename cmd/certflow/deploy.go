@@ -61,6 +61,9 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitFinding
 	case rep.Totals.Failed > 0:
 		return exitFinding
+	case rep.BindTask != nil && rep.BindTask.Error != "" && !*dryRun:
+		fmt.Fprintf(stderr, "certflow deploy: the AIRec bind task was not queued: %s\n", rep.BindTask.Error)
+		return exitFinding
 	}
 	return exitOK
 }

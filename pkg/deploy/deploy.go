@@ -106,10 +106,7 @@ func (s *Service) Run(ctx context.Context, req events.Deploy) (rollout.Report, e
 	results := s.fanOut(ctx, req, items, cert)
 	rep = s.finish(rep, results)
 	rep.BindTask = <-bindDone
-	if planErr != nil {
-		return rep, fmt.Errorf("plan: %w", planErr)
-	}
-	return rep, nil
+	return rep, planErr
 }
 
 func (s *Service) finish(rep rollout.Report, results []rollout.Result) rollout.Report {
@@ -256,7 +253,7 @@ func (s *Service) handOff(ctx context.Context, req events.Deploy, b *certs.Bundl
 	}
 	sort.Strings(domains)
 	if len(domains) == 0 {
-		return &rollout.BindTaskInfo{Error: fmt.Sprintf("certificate covers none of AIRec instance %s's domains %v", a.InstanceID, a.Domains)}
+		return &rollout.BindTaskInfo{Reason: fmt.Sprintf("certificate covers none of AIRec instance %s's domains %v", a.InstanceID, a.Domains)}
 	}
 	task := bindtask.New(a.InstanceID, req.CertID, b.SHA256(), domains, req.EventID, s.now())
 	info := &rollout.BindTaskInfo{TaskID: task.TaskID}

@@ -24,7 +24,10 @@ var ErrRetry = errors.New("retryable failures remain")
 
 // Handle decodes a trigger payload (CloudEvents, a batch of them, or the manual
 // {"certId":…} payload) and rolls each certificate out. It logs each report as one JSON
-// line. Invalid certificates and bad events are reported, not retried.
+// line. It fails the invocation (ErrRetry) only for what another delivery can finish:
+// retryable target failures, a transient CAS failure, a failed queue hand-off. Invalid or
+// unknown certificates are reported, not retried. A payload with no decodable event fails
+// the invocation with the decoding error, so `s invoke` shows it.
 func (s *Service) Handle(ctx context.Context, payload []byte, filter events.Filter) (Result, error) {
 	reqs, decodeErr := events.DecodeDeploy(payload, filter)
 	var res Result
@@ -41,11 +44,14 @@ func (s *Service) Handle(ctx context.Context, payload []byte, filter events.Filt
 		}
 		switch {
 		case err == nil:
-		case errors.Is(err, ErrInvalidCertificate):
-			res.Errors = append(res.Errors, err.Error())
-		default: // CAS or the domain list failed: worth another delivery
+		case rollout.IsRetryable(err): // CAS or the domain list failed for now
 			res.Errors = append(res.Errors, err.Error())
 			retry = append(retry, fmt.Sprintf("certificate %d: %v", req.CertID, err))
+		default: // invalid certificate, unknown certificate, bad "only": a retry cannot help
+			res.Errors = append(res.Errors, err.Error())
+		}
+		if b := rep.BindTask; b != nil && b.Error != "" && !req.DryRun {
+			retry = append(retry, fmt.Sprintf("certificate %d: AIRec hand-off: %s", req.CertID, b.Error))
 		}
 		for _, t := range rep.Retryable() {
 			retry = append(retry, fmt.Sprintf("certificate %d: %s", req.CertID, t))

@@ -318,6 +318,17 @@ func Retryable(err error) error {
 	return retryableError{err}
 }
 
+// IsRetryable reports whether err is worth another delivery: a temporary cloud failure,
+// an expired STS token, an error marked with Retryable, or a deadline. The same rule the
+// engine applies to task errors, for callers outside a task.
+func IsRetryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	_, retry := errorInfo(err)
+	return retry
+}
+
 // credentialsExpired reports whether code says the call's STS token expired. Retrying
 // inside the invocation cannot help (its credentials are fixed, so the Gate stops at once),
 // but the next invocation brings fresh ones from its context: the target stays retryable.

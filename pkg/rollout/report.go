@@ -37,7 +37,8 @@ type Totals struct {
 type BindTaskInfo struct {
 	Queued bool   `json:"queued"`
 	TaskID string `json:"taskId,omitempty"`
-	Error  string `json:"error,omitempty"`
+	Error  string `json:"error,omitempty"`  // the hand-off failed: the deployer retries it
+	Reason string `json:"reason,omitempty"` // nothing to hand off (e.g. no AIRec domain covered)
 }
 
 // Finding is a certificate warning (or error) carried into the report.
@@ -135,6 +136,8 @@ func (r Report) WriteTable(w io.Writer) {
 			fmt.Fprintf(w, "AIRec binding queued: task %s\n", r.BindTask.TaskID)
 		case r.BindTask.Error != "":
 			fmt.Fprintf(w, "AIRec binding NOT queued: %s\n", r.BindTask.Error)
+		case r.BindTask.Reason != "":
+			fmt.Fprintf(w, "AIRec binding not needed: %s\n", r.BindTask.Reason)
 		}
 	}
 	t := r.Totals
