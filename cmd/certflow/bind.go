@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,17 +26,32 @@ Exit 0: bound (or already bound); 1: the bind failed; 2: usage or setup error.
 func runBind(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bind", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, bindUsage) }
+	fs.Usage = func() {
+		fmt.Fprint(stderr, bindUsage)
+		fs.PrintDefaults()
+	}
 	cfgPath := fs.String("config", "", "targets file (YAML) with an airec section")
 	certID := fs.Int64("cert-id", 0, "CAS certificate ID")
 	roots := fs.String("roots", "", "extra trust roots PEM (private CAs)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "deadline for the whole bind")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
 		return exitUsage
 	}
-	if *cfgPath == "" || *certID <= 0 || fs.NArg() > 0 {
-		fmt.Fprint(stderr, bindUsage)
+	var problem string
+	switch {
+	case *cfgPath == "":
+		problem = "give --config FILE"
+	case *certID <= 0:
+		problem = "give --cert-id N (the CAS certificate ID, a positive number)"
+	case fs.NArg() > 0:
+		problem = fmt.Sprintf("unexpected argument %q", fs.Arg(0))
+	}
+	if problem != "" {
+		fmt.Fprintf(stderr, "certflow bind: %s\n\n%s", problem, bindUsage)
 		return exitUsage
 	}
 	env, err := loadCloudEnv(*cfgPath, *roots)

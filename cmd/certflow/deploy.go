@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,7 +24,10 @@ Exit 0: nothing failed; 1: some target failed or the certificate is invalid; 2: 
 func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("deploy", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, deployUsage) }
+	fs.Usage = func() {
+		fmt.Fprint(stderr, deployUsage)
+		fs.PrintDefaults()
+	}
 	cfgPath := fs.String("config", "", "targets file (YAML)")
 	certID := fs.Int64("cert-id", 0, "CAS certificate ID")
 	roots := fs.String("roots", "", "extra trust roots PEM (private CAs)")
@@ -33,10 +37,22 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	var only listFlag
 	fs.Var(&only, "only", "restrict to a target ID (clb:<lb>:<port>[:<sni>], cdn:<domain>, ecs:<instance>); repeatable")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
 		return exitUsage
 	}
-	if *cfgPath == "" || *certID <= 0 || fs.NArg() > 0 {
-		fmt.Fprint(stderr, deployUsage)
+	var problem string
+	switch {
+	case *cfgPath == "":
+		problem = "give --config FILE"
+	case *certID <= 0:
+		problem = "give --cert-id N (the CAS certificate ID, a positive number)"
+	case fs.NArg() > 0:
+		problem = fmt.Sprintf("unexpected argument %q", fs.Arg(0))
+	}
+	if problem != "" {
+		fmt.Fprintf(stderr, "certflow deploy: %s\n\n%s", problem, deployUsage)
 		return exitUsage
 	}
 	env, err := loadCloudEnv(*cfgPath, *roots)
