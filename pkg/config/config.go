@@ -3,10 +3,12 @@
 // rollout's concurrency and quota overrides.
 //
 // The file is YAML and strict: unknown fields, wrong types, missing required values,
-// malformed regions, IDs and domains, and duplicate targets are all errors, every one
-// reported (not only the first) with the file, line and field path, e.g.
+// unknown regions (checked against the Alibaba Cloud region IDs, with the closest one
+// suggested), malformed IDs and domains, and duplicate targets are all errors, every
+// one reported (not only the first) with the file, line and field path, e.g.
 //
 //	targets.yaml:12: targets[3].region: required
+//	targets.yaml:20: targets[4].region: "cn-hangzou" is not a known Alibaba Cloud region ID (did you mean cn-hangzhou?)
 //
 // A loaded Config has its defaults filled in and its names normalised, so callers
 // never re-check it. See testdata/targets.example.yaml for a commented example.

@@ -117,7 +117,12 @@ func TestInvalid(t *testing.T) {
 		{"kind missing", "targets:\n  - region: cn-beijing\n", "t.yaml:2: targets[0].kind: required (clb, cdn or ecs)"},
 		{"kind unknown", "targets:\n  - kind: alb\n", `t.yaml:2: targets[0].kind: "alb" is not a target kind (want clb, cdn or ecs)`},
 		{"region required", "targets:\n  - kind: clb\n    loadBalancerId: lb-a\n    port: 443\n    names: [a.example.com]\n", "t.yaml:2: targets[0].region: required"},
-		{"region format", strings.Replace("targets:"+clb, "cn-beijing", "Beijing", 1), `t.yaml:3: targets[0].region: "Beijing" is not a region ID (like cn-hangzhou)`},
+		{"region format", strings.Replace("targets:"+clb, "cn-beijing", "Beijing", 1), `t.yaml:3: targets[0].region: "Beijing" is not a known Alibaba Cloud region ID (did you mean cn-beijing?)`},
+		{"region typo", strings.Replace("targets:"+clb, "cn-beijing", "cn-hangzou", 1), `t.yaml:3: targets[0].region: "cn-hangzou" is not a known Alibaba Cloud region ID (did you mean cn-hangzhou?)`},
+		{"region unknown", strings.Replace("targets:"+clb, "cn-beijing", "xx-nowhere-9", 1), `t.yaml:3: targets[0].region: "xx-nowhere-9" is not a known Alibaba Cloud region ID (like cn-hangzhou)`},
+		{"region upper case", strings.Replace("targets:"+clb, "cn-beijing", "CN-SHANGHAI", 1), `t.yaml:3: targets[0].region: "CN-SHANGHAI" is not a known Alibaba Cloud region ID (did you mean cn-shanghai?)`},
+		{"ecs region typo", "targets:\n  - kind: ecs\n    region: ap-southeast-l\n    instanceId: i-abc\n    certPath: /c.pem\n    keyPath: /c.key\n    names: [a.example.com]\n", `t.yaml:3: targets[0].region: "ap-southeast-l" is not a known Alibaba Cloud region ID (did you mean ap-southeast-1?)`},
+		{"airec region typo", "airec:\n  region: cn-shangai\n  instanceId: airec-cn-a1\n  domains: [r.example.com]\n", `t.yaml:2: airec.region: "cn-shangai" is not a known Alibaba Cloud region ID (did you mean cn-shanghai?)`},
 		{"lb required", "targets:\n  - kind: clb\n    region: cn-beijing\n    port: 443\n    names: [a.example.com]\n", "t.yaml:2: targets[0].loadBalancerId: required"},
 		{"lb format", strings.Replace("targets:"+clb, "lb-abc123", "LB_1", 1), `t.yaml:4: targets[0].loadBalancerId: load balancer ID "LB_1": want lb- followed by lower-case letters and digits`},
 		{"port required", "targets:\n  - kind: clb\n    region: cn-beijing\n    loadBalancerId: lb-a\n    names: [a.example.com]\n", "t.yaml:2: targets[0].port: required"},
@@ -187,7 +192,7 @@ func TestAllProblemsReported(t *testing.T) {
 	want := []string{
 		"targets[0].region: required",
 		"targets[1].port: -1 is out of range (1-65535)",
-		"targets[3].region: \"hangzhou\" is not a region ID",
+		"targets[3].region: \"hangzhou\" is not a known Alibaba Cloud region ID (did you mean cn-hangzhou?)",
 		"targets[4]: duplicate target cdn:www.example.com (also targets[2])",
 	}
 	if len(verr.Problems) != len(want) {

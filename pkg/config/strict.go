@@ -152,17 +152,29 @@ func yamlFields(t reflect.Type) map[string]reflect.Type {
 
 // suggest names a known field spelled like key, for typos such as "regoin".
 func suggest(key string, fields map[string]reflect.Type) string {
-	best, bestDist := "", 3
+	names := make([]string, 0, len(fields))
 	for name := range fields {
-		d := editDistance(strings.ToLower(key), strings.ToLower(name))
-		if d < bestDist || (d == bestDist && best != "" && name < best) {
-			best, bestDist = name, d
-		}
+		names = append(names, name)
 	}
+	best := closest(key, names, 3)
 	if best == "" {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// closest returns the name nearest to key by case-insensitive edit distance, if that
+// distance is below limit; ties go to the name that sorts first. "" when none is near.
+func closest(key string, names []string, limit int) string {
+	best, bestDist := "", limit
+	k := strings.ToLower(key)
+	for _, name := range names {
+		d := editDistance(k, strings.ToLower(name))
+		if d < bestDist || (d == bestDist && best != "" && name < best) {
+			best, bestDist = name, d
+		}
+	}
+	return best
 }
 
 func editDistance(a, b string) int {

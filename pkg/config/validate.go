@@ -12,7 +12,6 @@ import (
 
 // Patterns for values the cloud APIs constrain. Compiled regexps are read-only.
 var (
-	regionRE    = regexp.MustCompile(`^[a-z]{2}(-[a-z0-9]+){1,3}$`)
 	envRE       = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	quotaRE     = regexp.MustCompile(`^[a-z]+:[A-Z][A-Za-z0-9]+$`)
 	pathRE      = regexp.MustCompile(`^/[A-Za-z0-9._/@+-]+$`)
@@ -250,13 +249,19 @@ func (c *checker) nameList(p string, names []string, allowWildcard bool) []strin
 	return out
 }
 
+// region checks r against the known Alibaba Cloud region IDs, so a typo such as
+// cn-hangzou is an error naming the region it probably meant.
 func (c *checker) region(p, r string) bool {
 	if r == "" {
 		c.add(p, "required")
 		return false
 	}
-	if !regionRE.MatchString(r) {
-		c.add(p, "%q is not a region ID (like cn-hangzhou)", r)
+	if !isKnownRegion(r) {
+		hint := " (like cn-hangzhou)"
+		if s := closestRegion(r); s != "" {
+			hint = fmt.Sprintf(" (did you mean %s?)", s)
+		}
+		c.add(p, "%q is not a known Alibaba Cloud region ID%s", r, hint)
 		return false
 	}
 	return true
