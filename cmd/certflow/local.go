@@ -98,7 +98,12 @@ func printListing(w io.Writer, info localcloud.Info) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", ep.Kind, ep.Name, ep.Address, h)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\nexport CERTFLOW_ENDPOINT=%s CERTFLOW_MNS_ENDPOINT=%s\n", info.Endpoint, info.MNSEndpoint)
+	fmt.Fprintln(w, "\n  CAS certificates (for --cert-id and events):")
+	for _, c := range info.Certificates {
+		fmt.Fprintf(w, "  %d  %s  sha256 %.12s  until %s  %d names\n", c.ID, c.Name, c.SHA256, c.NotAfter, len(c.Names))
+	}
+	fmt.Fprintf(w, "\nexport CERTFLOW_ENDPOINT=%s CERTFLOW_MNS_ENDPOINT=%s CERTFLOW_ACCOUNT_ID=%s\n", info.Endpoint, info.MNSEndpoint, info.AccountID)
+	fmt.Fprintf(w, "export CERTFLOW_ROOTS=%s CERTFLOW_TARGETS=%s\n", info.Roots, info.Targets)
 	fmt.Fprintf(w, "export ALIBABA_CLOUD_ACCESS_KEY_ID=%s ALIBABA_CLOUD_ACCESS_KEY_SECRET=<accessKeySecret from the JSON line>\n", info.AccessKeyID)
 	fmt.Fprintln(w, "Ctrl-C stops the local cloud.")
 }

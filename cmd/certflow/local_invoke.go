@@ -31,7 +31,7 @@ func localInvoke(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintln(stderr, "usage: certflow local invoke FUNCTION (--event-file FILE | --event JSON) [--s-yaml FILE]")
 		fmt.Fprintln(stderr, "\nFUNCTION is an s.yaml resource (deployer) or function name (certflow-deployer).")
 		fmt.Fprintln(stderr, "The binary must be built first (make functions). CERTFLOW_ENDPOINT, CERTFLOW_MNS_ENDPOINT,")
-		fmt.Fprintln(stderr, "CERTFLOW_ROOTS, CERTFLOW_TIMEOUT and ALIBABA_CLOUD_* credentials are handed to the function when set.")
+		fmt.Fprintln(stderr, "CERTFLOW_ROOTS, CERTFLOW_TIMEOUT, CERTFLOW_TARGETS and ALIBABA_CLOUD_* credentials are handed to the function when set.")
 		flags.PrintDefaults()
 	}
 	// The function name may come before or after the flags.
@@ -87,6 +87,12 @@ func localInvoke(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return exitUsage
 	}
 	for k, v := range localfc.PassThrough(os.LookupEnv) {
+		if k == "CERTFLOW_TARGETS" || k == "CERTFLOW_ROOTS" {
+			// The instance runs in its code folder: a relative path must not move with it.
+			if abs, err := filepath.Abs(v); err == nil {
+				v = abs
+			}
+		}
 		fn.Env[k] = v
 	}
 	if creds, ok := localfc.CredentialsFrom(os.LookupEnv); ok {

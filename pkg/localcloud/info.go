@@ -2,6 +2,7 @@ package localcloud
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -20,6 +21,17 @@ type Info struct {
 	Targets         string     `json:"targets"`
 	Roots           string     `json:"roots"`
 	Endpoints       []Endpoint `json:"endpoints"`
+	// Certificates are the certificates in the emulated CAS (IDs for --cert-id and events).
+	Certificates []Certificate `json:"certificates"`
+}
+
+// Certificate is one certificate in the emulated CAS.
+type Certificate struct {
+	ID       int64    `json:"id"`
+	Name     string   `json:"name"`
+	SHA256   string   `json:"sha256"`
+	Names    []string `json:"names"`
+	NotAfter string   `json:"notAfter"`
 }
 
 // Info describes the running cloud. The targets file is written on first call.
@@ -32,8 +44,22 @@ func (c *Cloud) Info() (Info, error) {
 	return Info{
 		Endpoint: c.Endpoint(), MNSEndpoint: c.MNSEndpoint(), Region: e.Region, AccountID: e.AccountID,
 		AccessKeyID: e.AccessKeyID, AccessKeySecret: e.AccessKeySecret, Targets: path, Roots: c.roots,
-		Endpoints: c.Endpoints(),
+		Endpoints: c.Endpoints(), Certificates: c.casCertificates(),
 	}, nil
+}
+
+// casCertificates lists the emulated CAS, oldest first.
+func (c *Cloud) casCertificates() []Certificate {
+	st := c.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	out := make([]Certificate, 0, len(st.cas))
+	for _, cc := range st.cas {
+		out = append(out, Certificate{ID: cc.ID, Name: cc.Name, SHA256: cc.Mat.sha256Hex(), Names: cc.Mat.names(),
+			NotAfter: isoTime(cc.Mat.leaf().NotAfter)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
 }
 
 // Roots is the path of the PEM file holding the local CA root.

@@ -8,8 +8,9 @@ import (
 )
 
 // LocalCloudEnv lists the caller's variables handed on to functions run locally so they reach
-// the local cloud: API endpoints, trust roots, call timeout. Credentials travel separately.
-var LocalCloudEnv = []string{"CERTFLOW_ENDPOINT", "CERTFLOW_MNS_ENDPOINT", "CERTFLOW_ROOTS", "CERTFLOW_TIMEOUT"}
+// the local cloud: API endpoints, trust roots, call timeout, the targets file (which `local
+// up` writes outside the code folder). Credentials travel separately.
+var LocalCloudEnv = []string{"CERTFLOW_ENDPOINT", "CERTFLOW_MNS_ENDPOINT", "CERTFLOW_ROOTS", "CERTFLOW_TIMEOUT", "CERTFLOW_TARGETS"}
 
 // PassThrough returns the LocalCloudEnv variables that lookup finds set.
 func PassThrough(lookup func(string) (string, bool)) map[string]string {
