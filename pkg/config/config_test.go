@@ -327,3 +327,65 @@ func TestActionQuotas(t *testing.T) {
 		t.Errorf("ActionQuotas = %v", got)
 	}
 }
+
+// TestExamplePatternComment keeps the example file's CDN pattern and the comment above
+// it in step: every domain the comment says the pattern expands to is one label under
+// the pattern's suffix (or CDN's wildcard domain .suffix), and one it says the pattern
+// does not expand to is not.
+func TestExamplePatternComment(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "targets.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(data), "\n")
+	var pattern string
+	var comment []string
+	for i, l := range lines {
+		v, ok := strings.CutPrefix(strings.TrimSpace(l), `domain: "*.`)
+		if !ok {
+			continue
+		}
+		pattern = "*." + strings.TrimSuffix(v, `"`)
+		j := i - 1
+		if j >= 0 && strings.HasPrefix(strings.TrimSpace(lines[j]), "- kind: cdn") {
+			j--
+		}
+		for ; j >= 0; j-- {
+			c, ok := strings.CutPrefix(strings.TrimSpace(lines[j]), "#")
+			if !ok {
+				break
+			}
+			comment = append([]string{c}, comment...)
+		}
+		break
+	}
+	if pattern == "" || len(comment) == 0 {
+		t.Fatalf("no commented CDN pattern in the example file")
+	}
+	text := strings.Join(comment, " ")
+	_, examples, ok := strings.Cut(text, "(")
+	examples, _, _ = strings.Cut(examples, ")")
+	if !ok || examples == "" {
+		t.Fatalf("comment gives no examples in parentheses: %q", text)
+	}
+	suffix := strings.TrimPrefix(pattern, "*.")
+	if !strings.Contains(text, "under "+suffix+" ") {
+		t.Errorf("comment does not say the domains are under %s: %q", suffix, text)
+	}
+	var checked int
+	words := strings.FieldsFunc(examples, func(r rune) bool { return r == ',' || r == ' ' || r == ';' })
+	for k, w := range words {
+		if !strings.Contains(w, ".") {
+			continue // prose
+		}
+		checked++
+		label, under := strings.CutSuffix(w, "."+suffix)
+		expands := under && !strings.Contains(label, ".") // label "" is CDN's .suffix
+		if excluded := k > 0 && words[k-1] == "not"; excluded == expands {
+			t.Errorf("comment says %s expands to %s: %v; it does: %v", pattern, w, !excluded, expands)
+		}
+	}
+	if checked < 3 {
+		t.Errorf("comment names %d example domains, want at least 3: %q", checked, text)
+	}
+}
