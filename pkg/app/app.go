@@ -6,7 +6,6 @@ package app
 import (
 	"context"
 	"crypto/x509"
-	"encoding/json"
 	"fmt"
 	"os"
 
@@ -117,7 +116,9 @@ func Start(name string, build func(*Env) (Handler, error)) {
 	if err == nil {
 		h, err = build(env)
 	}
-	fc.Start(func(ctx context.Context, payload json.RawMessage) (any, error) {
+	// []byte, not json.RawMessage: the runtime then hands over the payload as is, so a
+	// payload that is not JSON reaches our decoders and their error names it.
+	fc.Start(func(ctx context.Context, payload []byte) (any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("certflow %s: %w", name, err)
 		}
