@@ -18,14 +18,23 @@ import (
 func assemble(input []*x509.Certificate, keys []crypto.Signer, opts Options) (*Bundle, []Finding) {
 	var fs []Finding
 
-	// Duplicates: keep the first copy.
+	// Duplicates: keep the first copy, one finding per duplicated certificate.
 	var certs []*x509.Certificate
+	copies := map[*x509.Certificate]int{}
 	for _, c := range input {
-		if slices.ContainsFunc(certs, func(o *x509.Certificate) bool { return bytes.Equal(o.Raw, c.Raw) }) {
-			fs = append(fs, warnf(CodeChainDuplicate, "certificate %s is included more than once; the copy is dropped", displayName(c)))
+		if i := slices.IndexFunc(certs, func(o *x509.Certificate) bool { return bytes.Equal(o.Raw, c.Raw) }); i >= 0 {
+			copies[certs[i]]++
 			continue
 		}
 		certs = append(certs, c)
+	}
+	for _, c := range certs {
+		switch n := copies[c]; {
+		case n == 1:
+			fs = append(fs, warnf(CodeChainDuplicate, "certificate %s is included more than once; the copy is dropped", displayName(c)))
+		case n > 1:
+			fs = append(fs, warnf(CodeChainDuplicate, "certificate %s is included %d times; the %d copies are dropped", displayName(c), n+1, n))
+		}
 	}
 
 	// The leaf: the certificate whose public key is the private key's.
