@@ -20,10 +20,12 @@ const mappingUsage = `usage:
 
 build writes an AIRec certificate_info.xlsx (header domain, certificate_id, cert_type; IDs as
 text cells), or fills the mapping sheet of --template keeping its other sheets and styles.
--o - writes to stdout. --domain may repeat or hold a comma-separated list.
+--cert-id is the CAS certificate ID, a positive whole number (e.g. 12345678); anything else is
+refused. -o - writes to stdout. --domain may repeat or hold a comma-separated list.
 
 check reads any certificate_info.xlsx the way the binder does and prints every finding with its
-row and column; --cert FILE (PEM) also requires each domain to be covered by that certificate.
+row and column (a certificate_id that is not a positive whole number is an error);
+--cert FILE (PEM) also requires each domain to be covered by that certificate.
 Exit status: 0 valid (warnings allowed), 1 invalid, 2 usage or I/O error.
 `
 
@@ -65,7 +67,7 @@ func runMappingBuild(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, mappingUsage) }
 	var domains listFlag
-	certID := fs.String("cert-id", "", "CAS certificate ID for the certificate_id column")
+	certID := fs.String("cert-id", "", "CAS certificate ID (a positive whole number) for the certificate_id column")
 	certType := fs.String("cert-type", "", "RSA or ECC")
 	template := fs.String("template", "", "xlsx template from the AIRec console to fill")
 	out := fs.String("o", "", "output file (- for stdout)")
@@ -115,7 +117,6 @@ func runMappingBuild(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "wrote %s: %d domains\n", *out, len(domains))
 	return exitOK
 }
-
 
 // mappingReport is the --json output of mapping check.
 type mappingReport struct {

@@ -159,3 +159,83 @@ func TestMappingUsage(t *testing.T) {
 		})
 	}
 }
+
+// TestMappingBuildRejectsBadCertID checks that build refuses an ID that is not a CAS
+// certificate ID (a positive whole number), names it, and writes no file, with or
+// without a template.
+func TestMappingBuildRejectsBadCertID(t *testing.T) {
+	dir := t.TempDir()
+	tpl := excelize.NewFile()
+	defer tpl.Close()
+	if err := tpl.SetSheetRow("Sheet1", "A1", &[]any{"domain", "certificate_id", "cert_type"}); err != nil {
+		t.Fatal(err)
+	}
+	tplPath := filepath.Join(dir, "template.xlsx")
+	if err := tpl.SaveAs(tplPath); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, id string
+		template bool
+		errHas   string
+	}{
+		{"letters", "abc", false, `certificate ID "abc" is not a CAS certificate ID`},
+		{"negative", "-5", false, `certificate ID "-5" is not a CAS certificate ID`},
+		{"zero", "0", false, `certificate ID "0" is zero`},
+		{"letters into template", "abc", true, `certificate ID "abc" is not a CAS certificate ID`},
+		{"negative into template", "-5", true, `certificate ID "-5" is not a CAS certificate ID`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "certificate_info.xlsx")
+			args := []string{"build", "--cert-id", tc.id, "--cert-type", "RSA", "--domain", "rec.example.com", "-o", out}
+			if tc.template {
+				args = append(args, "--template", tplPath)
+			}
+			code, _, stderr := runMappingArgs(t, args...)
+			if code != exitUsage || !strings.Contains(stderr, "bad_certificate_id") || !strings.Contains(stderr, tc.errHas) {
+				t.Errorf("exit %d stderr %q, want 2 with bad_certificate_id mentioning %q", code, stderr, tc.errHas)
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("%s was written (stat: %v)", out, err)
+			}
+		})
+	}
+}
+
+// TestMappingCheckBadCertID checks that check calls a mapping with a non-numeric or
+// zero certificate_id invalid and names the row, column and cell.
+func TestMappingCheckBadCertID(t *testing.T) {
+	dir := t.TempDir()
+	f := excelize.NewFile()
+	defer f.Close()
+	rows := [][]any{
+		{"domain", "certificate_id", "cert_type"},
+		{"rec.example.com", "12345678", "RSA"},
+		{"api.example.com", "abc", "RSA"},
+		{"img.example.com", "0", "RSA"},
+	}
+	for i := range rows {
+		cell, _ := excelize.CoordinatesToCellName(1, i+1)
+		if err := f.SetSheetRow("Sheet1", cell, &rows[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bad := filepath.Join(dir, "bad-id.xlsx")
+	if err := f.SaveAs(bad); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := runMappingArgs(t, "check", bad)
+	for _, want := range []string{
+		"2 errors, 0 warnings: INVALID",
+		`bad_certificate_id row 3 column certificate_id: row 3: certificate_id "abc" in B3 is not a CAS certificate ID`,
+		`bad_certificate_id row 4 column certificate_id: row 4: certificate_id "0" in B4 is zero`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if code != exitFinding {
+		t.Errorf("exit %d, want %d", code, exitFinding)
+	}
+}

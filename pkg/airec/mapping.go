@@ -39,7 +39,7 @@ const (
 	CodeHeaderSpelling    = "header_spelling"     // warning: header matched only after normalising
 	CodeNumericIDRounded  = "numeric_id_rounded"  // error: the ID is a number Excel cannot hold exactly
 	CodeIDNormalised      = "id_normalised"       // warning: a reader artefact such as "123.0" was cleaned
-	CodeBadCertificateID  = "bad_certificate_id"  // error: the ID is not a usable identifier
+	CodeBadCertificateID  = "bad_certificate_id"  // error: the ID is not a positive whole number, as CAS IDs are
 	CodeRowIncomplete     = "row_incomplete"      // error: an ID without a domain or the reverse
 	CodeDuplicateDomain   = "duplicate_domain"    // error: the same domain on two rows
 	CodeBadDomain         = "bad_domain"          // error: not a host name
@@ -151,7 +151,8 @@ func (e *MappingError) Error() string {
 // written as a text cell with the text number format "@", so neither Excel nor a reader turns
 // a long numeric ID into a rounded number. Domains are normalised (lower case, A-labels, no
 // trailing dot). It uses excelize's StreamWriter, so large mappings build fast. Bad input
-// (empty ID, unknown cert type, bad or duplicate domain) is a *MappingError and nothing is written.
+// (an ID that is not a CAS certificate ID — a positive whole number in plain digits —, unknown
+// cert type, bad or duplicate domain) is a *MappingError and nothing is written.
 func BuildMapping(w io.Writer, certID string, certType string, domains []string) error {
 	rows, err := mappingRows("build", certID, certType, domains)
 	if err != nil {
@@ -200,7 +201,8 @@ func BuildMapping(w io.Writer, certID string, certType string, domains []string)
 // header matches (as ReadMapping chooses it) gets one row per domain under the header, in the
 // template's own columns; old values in those three columns are cleared first. Every other
 // sheet, column, cell and style is kept. A template without a usable mapping header is a
-// *MappingError naming the problem (missing column, no or ambiguous sheet).
+// *MappingError naming the problem (missing column, no or ambiguous sheet); bad input is
+// refused as by BuildMapping.
 func FillTemplate(template io.Reader, w io.Writer, certID, certType string, domains []string) error {
 	rows, err := mappingRows("fill template", certID, certType, domains)
 	if err != nil {
@@ -265,10 +267,8 @@ func mappingRows(op, certID, certType string, domains []string) ([]Row, error) {
 		findings = append(findings, Finding{Severity: SeverityError, Code: code, Column: col, Message: fmt.Sprintf(format, args...)})
 	}
 	certID = strings.TrimSpace(certID)
-	if certID == "" {
-		bad(CodeBadCertificateID, ColumnCertificateID, "certificate ID is empty")
-	} else if strings.ContainsAny(certID, " \t\r\n") {
-		bad(CodeBadCertificateID, ColumnCertificateID, "certificate ID %q contains white space", certID)
+	if msg := certIDProblem(certID); msg != "" {
+		bad(CodeBadCertificateID, ColumnCertificateID, "%s", msg)
 	}
 	ct := strings.ToUpper(strings.TrimSpace(certType))
 	if ct != CertTypeRSA && ct != CertTypeECC {
@@ -296,6 +296,25 @@ func mappingRows(op, certID, certType string, domains []string) ([]Row, error) {
 		return nil, &MappingError{Op: op, Findings: findings}
 	}
 	return rows, nil
+}
+
+// certIDProblem says what keeps a trimmed builder input from being a CAS certificate ID,
+// or "" when it is one. CAS IDs are positive whole numbers; they are kept as digit strings,
+// never parsed, so IDs longer than a spreadsheet number (C13) stay exact.
+func certIDProblem(id string) string {
+	switch {
+	case id == "":
+		return "certificate ID is empty"
+	case strings.ContainsAny(id, " \t\r\n"):
+		return fmt.Sprintf("certificate ID %q contains white space", id)
+	case !digitsOnly.MatchString(id):
+		return fmt.Sprintf("certificate ID %q is not a CAS certificate ID: want a positive whole number such as 12345678", id)
+	case strings.TrimLeft(id, "0") == "":
+		return fmt.Sprintf("certificate ID %q is zero: a CAS certificate ID is a positive whole number", id)
+	case id[0] == '0':
+		return fmt.Sprintf("certificate ID %q has leading zeros: write it as CAS shows it (%s)", id, strings.TrimLeft(id, "0"))
+	}
+	return ""
 }
 
 // errNotHost is wrapped by NormaliseDomain for names that cannot be a custom domain.

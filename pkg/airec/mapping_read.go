@@ -177,14 +177,20 @@ var (
 	digitsOnly  = regexp.MustCompile(`^[0-9]+$`)
 )
 
-// checkID validates a certificate_id cell and returns the ID as it should be used.
+// checkID validates a certificate_id cell and returns the ID as it should be used. A CAS
+// certificate ID is a positive whole number: a number cell must hold one exactly (at most 15
+// significant digits, C13), a text cell must be plain digits, not zero.
 func checkID(m *Mapping, n int, ref, raw string, typ excelize.CellType) string {
 	switch typ {
 	case excelize.CellTypeUnset, excelize.CellTypeNumber:
 		digits, ok := integralDigits(raw)
 		if !ok {
-			m.add(SeverityError, CodeBadCertificateID, n, ColumnCertificateID, "row %d: certificate_id in %s is the number %s, not a whole number; store the ID as text", n, ref, raw)
+			m.add(SeverityError, CodeBadCertificateID, n, ColumnCertificateID, "row %d: certificate_id in %s is the number %s, not a positive whole number; store the CAS certificate ID as text", n, ref, raw)
 			return raw
+		}
+		if digits == "0" {
+			m.add(SeverityError, CodeBadCertificateID, n, ColumnCertificateID, "row %d: certificate_id in %s is the number %s: zero is not a CAS certificate ID", n, ref, raw)
+			return digits
 		}
 		if len(strings.TrimLeft(digits, "0")) > maxExactDigits {
 			m.add(SeverityError, CodeNumericIDRounded, n, ColumnCertificateID,
@@ -197,19 +203,32 @@ func checkID(m *Mapping, n int, ref, raw string, typ excelize.CellType) string {
 		return raw
 	}
 	// Text: exact, except for artefacts other tools left behind.
-	switch {
-	case sciNotation.MatchString(raw):
+	if sciNotation.MatchString(raw) {
 		m.add(SeverityError, CodeNumericIDRounded, n, ColumnCertificateID,
 			"row %d: certificate_id in %s is the text %q, a number in scientific notation: a tool rounded the ID before it was stored; store the full ID as text", n, ref, raw)
 		return raw
-	case zeroTail.MatchString(raw):
-		id := zeroTail.FindStringSubmatch(raw)[1]
-		m.add(SeverityWarning, CodeIDNormalised, n, ColumnCertificateID, "row %d: certificate_id in %s is %q; read as %s", n, ref, raw, id)
-		return id
-	case strings.ContainsAny(raw, " \t\r\n"):
-		m.add(SeverityError, CodeBadCertificateID, n, ColumnCertificateID, "row %d: certificate_id %q in %s contains white space", n, raw, ref)
 	}
-	return raw
+	if strings.ContainsAny(raw, " \t\r\n") {
+		m.add(SeverityError, CodeBadCertificateID, n, ColumnCertificateID, "row %d: certificate_id %q in %s contains white space", n, raw, ref)
+		return raw
+	}
+	digits := raw
+	if z := zeroTail.FindStringSubmatch(raw); z != nil {
+		digits = z[1]
+	}
+	if !digitsOnly.MatchString(digits) {
+		m.add(SeverityError, CodeBadCertificateID, n, ColumnCertificateID, "row %d: certificate_id %q in %s is not a CAS certificate ID: want a positive whole number", n, raw, ref)
+		return raw
+	}
+	id := strings.TrimLeft(digits, "0")
+	if id == "" {
+		m.add(SeverityError, CodeBadCertificateID, n, ColumnCertificateID, "row %d: certificate_id %q in %s is zero: a CAS certificate ID is a positive whole number", n, raw, ref)
+		return raw
+	}
+	if id != raw {
+		m.add(SeverityWarning, CodeIDNormalised, n, ColumnCertificateID, "row %d: certificate_id in %s is %q; read as %s", n, ref, raw, id)
+	}
+	return id
 }
 
 // integralDigits turns the raw text of a numeric cell into plain digits when it is a

@@ -108,6 +108,16 @@ func TestBuildMappingRejectsBadInput(t *testing.T) {
 		code, detail  string
 	}{
 		{"empty id", " ", "RSA", []string{"a.example.com"}, CodeBadCertificateID, "empty"},
+		{"letters id", "abc", "RSA", []string{"a.example.com"}, CodeBadCertificateID, `certificate ID "abc" is not a CAS certificate ID`},
+		{"negative id", "-5", "RSA", []string{"a.example.com"}, CodeBadCertificateID, `certificate ID "-5" is not a CAS certificate ID`},
+		{"plus id", "+5", "RSA", []string{"a.example.com"}, CodeBadCertificateID, `"+5"`},
+		{"zero id", "0", "RSA", []string{"a.example.com"}, CodeBadCertificateID, `certificate ID "0" is zero`},
+		{"zeros id", "000", "RSA", []string{"a.example.com"}, CodeBadCertificateID, `certificate ID "000" is zero`},
+		{"leading zero id", "0123", "RSA", []string{"a.example.com"}, CodeBadCertificateID, `"0123" has leading zeros`},
+		{"fraction id", "12.5", "RSA", []string{"a.example.com"}, CodeBadCertificateID, `"12.5"`},
+		{"exponent id", "1.2E+17", "RSA", []string{"a.example.com"}, CodeBadCertificateID, `"1.2E+17"`},
+		{"identifier with region", "12345678-cn-hangzhou", "RSA", []string{"a.example.com"}, CodeBadCertificateID, `"12345678-cn-hangzhou"`},
+		{"inner space id", "12 34", "RSA", []string{"a.example.com"}, CodeBadCertificateID, "white space"},
 		{"bad type", "1", "DSA", []string{"a.example.com"}, CodeBadCertType, `"DSA"`},
 		{"no domains", "1", "RSA", nil, CodeNoRows, "no domains"},
 		{"duplicate", "1", "RSA", []string{"a.example.com", "A.example.com."}, CodeDuplicateDomain, "entries 1 and 2"},
@@ -156,8 +166,22 @@ func TestReadMappingNumericIDs(t *testing.T) {
 		{"text in exponent form", is("1.23456789012346E+17"), "1.23456789012346E+17", CodeNumericIDRounded},
 		{"text with .0", is("12345678901234.0"), "12345678901234", CodeIDNormalised},
 		{"formula text", handCell{"str", "12345678"}, "12345678", ""},
-		{"cas style id", is("cert-8a9b2c"), "cert-8a9b2c", ""},
 		{"bool", handCell{"b", "1"}, "1", CodeBadCertificateID},
+		{"zero number", num("0"), "0", CodeBadCertificateID},
+		{"negative fraction", numN("-5.5"), "-5.5", CodeBadCertificateID},
+		{"text with leading zeros", is("0012345678"), "12345678", CodeIDNormalised},
+		// A CAS certificate ID is a positive whole number: any other text is an error that
+		// names the value, not an ID passed on to AIRec.
+		{"text letters", is("abc"), "abc", CodeBadCertificateID},
+		{"text identifier with letters", is("cert-8a9b2c"), "cert-8a9b2c", CodeBadCertificateID},
+		{"text cas identifier with region", is("12345678-cn-hangzhou"), "12345678-cn-hangzhou", CodeBadCertificateID},
+		{"text negative", is("-5"), "-5", CodeBadCertificateID},
+		{"text plus sign", is("+5"), "+5", CodeBadCertificateID},
+		{"text zero", is("0"), "0", CodeBadCertificateID},
+		{"text zero with .0", is("0.0"), "0.0", CodeBadCertificateID},
+		{"text fraction", is("1234.5"), "1234.5", CodeBadCertificateID},
+		{"text inner space", is("1234 5678"), "1234 5678", CodeBadCertificateID},
+		{"formula text letters", handCell{"str", "N/A"}, "N/A", CodeBadCertificateID},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -181,6 +205,12 @@ func TestReadMappingNumericIDs(t *testing.T) {
 			}
 			if tc.code == CodeNumericIDRounded && !strings.Contains(f.Message, "store") {
 				t.Errorf("message %q does not say to store it as text", f.Message)
+			}
+			if tc.code == CodeBadCertificateID && !strings.Contains(f.Message, tc.cell.v) {
+				t.Errorf("message %q does not name the value %q", f.Message, tc.cell.v)
+			}
+			if len(m.Findings) != 1 {
+				t.Errorf("findings = %v, want only %s", m.Findings, tc.code)
 			}
 			if (tc.code == CodeIDNormalised) == !m.Valid() {
 				t.Errorf("Valid() = %v with %s", m.Valid(), tc.code)
@@ -482,6 +512,25 @@ func TestFillTemplateRejectsTemplateWithoutColumns(t *testing.T) {
 	var me *MappingError
 	if !errors.As(err, &me) || me.Findings[0].Code != CodeMissingColumn || !strings.Contains(err.Error(), "certificate_id") {
 		t.Fatalf("err = %v, want a missing_column error naming certificate_id", err)
+	}
+}
+
+// TestFillTemplateRejectsBadID checks that a usable template is not filled with an ID that
+// is not a CAS certificate ID, and that nothing is written.
+func TestFillTemplateRejectsBadID(t *testing.T) {
+	tpl := handBook{sheets: []handSheet{{name: "Sheet1", rows: [][]handCell{hdrRow("domain", "certificate_id", "cert_type")}}}}.bytes(t)
+	for _, id := range []string{"abc", "-5", "0"} {
+		t.Run(id, func(t *testing.T) {
+			var out bytes.Buffer
+			err := FillTemplate(bytes.NewReader(tpl), &out, id, "RSA", []string{"a.example.com"})
+			var me *MappingError
+			if !errors.As(err, &me) || me.Findings[0].Code != CodeBadCertificateID || !strings.Contains(err.Error(), fmt.Sprintf("%q", id)) {
+				t.Fatalf("err = %v, want a bad_certificate_id error naming %q", err, id)
+			}
+			if out.Len() != 0 {
+				t.Errorf("wrote %d bytes", out.Len())
+			}
+		})
 	}
 }
 
