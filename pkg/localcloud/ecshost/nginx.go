@@ -128,7 +128,9 @@ func (n *nginxServer) start() error {
 	defer log.Close()
 	cmd := n.nginxCmd(context.Background())
 	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: if the local cloud is killed outright (SIGKILL, no Close), the kernel kills
+	// nginx too, so no server outlives it. (Go does not retire the thread that forked.)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start nginx: %w", err)
 	}
