@@ -105,4 +105,3 @@ func readRun(path string) (probe.Run, error) {
 	}
 	return run, nil
 }
-

@@ -86,7 +86,7 @@ func TestValidateCases(t *testing.T) {
 		{"C07 leaf only", good.CertPEM(), good.KeyPEM(), nil, exitFinding, []string{certs.CodeChainIncomplete}},
 		{"C08 RSA leaf, EC key", e.ca.ChainPEM(rsa), good.KeyPEM(), nil, exitFinding, []string{certs.CodeKeyMismatch}},
 		{"C09 CRLF and indentation", []byte(strings.ReplaceAll(string(e.ca.ChainPEM(good)), "\n", "  \r\n  ")), good.KeyPEM(), nil, exitOK, []string{certs.CodePEMRepaired}},
-		{"C10 encrypted key, no passphrase", e.ca.ChainPEM(good), []byte("-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAA=\n-----END ENCRYPTED PRIVATE KEY-----\n"), nil, exitFinding, []string{certs.CodeKeyEncrypted}},
+		{"C10 encrypted key, no passphrase", e.ca.ChainPEM(good), pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte{0x30, 0x00}}), nil, exitFinding, []string{certs.CodeKeyEncrypted}},
 		{"C11 literal \\n", []byte(strings.ReplaceAll(string(e.ca.ChainPEM(good)), "\n", `\n`)), good.KeyPEM(), nil, exitOK, []string{certs.CodePEMRepaired}},
 		{"C11 flattened", []byte(strings.ReplaceAll(string(e.ca.ChainPEM(good)), "\n", " ")), []byte(strings.ReplaceAll(string(good.KeyPEM()), "\n", "")), nil, exitOK, []string{certs.CodePEMRepaired, certs.CodePEMRepaired}},
 		{"C12 CN only", e.ca.ChainPEM(cnOnly), cnOnly.KeyPEM(), nil, exitFinding, []string{certs.CodeNoSAN}},

@@ -162,9 +162,9 @@ func TestParseKeyProblems(t *testing.T) {
 		{"no key at all, key required", ca.ChainPEM(leaf), nil, func(o *Options) { o.RequireKey = true }, []string{CodeKeyMissing}, "no private key given"},
 		{"key inside the certificate file", cat(ca.ChainPEM(leaf), leaf.KeyPEM()), nil, func(o *Options) { o.RequireKey = true }, nil, ""},
 		{"two keys, one matching", ca.ChainPEM(leaf), cat(pkcs8PEM(t, other.ec), leaf.KeyPEM()), nil, []string{CodeKeyMultiple}, "2 private keys"},
-		{"OpenSSH key", ca.ChainPEM(leaf), []byte("-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n"), nil, []string{CodeKeyUnsupported}, "ssh-keygen"},
-		{"DSA key", ca.ChainPEM(leaf), []byte("-----BEGIN DSA PRIVATE KEY-----\nAAAA\n-----END DSA PRIVATE KEY-----\n"), nil, []string{CodeKeyUnsupported}, "block 1 (DSA PRIVATE KEY)"},
-		{"garbage key", ca.ChainPEM(leaf), []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"), nil, []string{CodePEMMalformed}, "not a valid PKCS#8, PKCS#1 or SEC1 private key"},
+		{"OpenSSH key", ca.ChainPEM(leaf), pem.EncodeToMemory(&pem.Block{Type: "OPENSSH PRIVATE KEY", Bytes: []byte{0, 0, 0}}), nil, []string{CodeKeyUnsupported}, "ssh-keygen"},
+		{"DSA key", ca.ChainPEM(leaf), pem.EncodeToMemory(&pem.Block{Type: "DSA PRIVATE KEY", Bytes: []byte{0, 0, 0}}), nil, []string{CodeKeyUnsupported}, "block 1 (DSA PRIVATE KEY)"},
+		{"garbage key", ca.ChainPEM(leaf), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{0, 0, 0}}), nil, []string{CodePEMMalformed}, "not a valid PKCS#8, PKCS#1 or SEC1 private key"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

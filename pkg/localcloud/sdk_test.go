@@ -2,6 +2,7 @@ package localcloud
 
 import (
 	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"strings"
 	"testing"
@@ -437,7 +438,7 @@ func TestCDN(t *testing.T) {
 func TestECSAndOOS(t *testing.T) {
 	c := startCloud(t, "")
 	cl := newClients(t, c, nil)
-	const secret = "-----BEGIN PRIVATE KEY-----\nnot-a-real-key\n-----END PRIVATE KEY-----"
+	secret := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte("not a real key")}))
 	cr := oos.CreateCreateSecretParameterRequest()
 	cr.Name, cr.Value = "certflow-key-1", secret
 	cresp, err := cl.oos.CreateSecretParameter(cr)

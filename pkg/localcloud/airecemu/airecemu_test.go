@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -398,7 +399,7 @@ func TestBindRejects(t *testing.T) {
 	}{
 		{"key of another certificate", good, g.chain, otherLeaf.KeyPEM(), airec.ErrCodeKeyMismatch},
 		{"chain is garbage", good, []byte("not pem"), key, airec.ErrCodeInvalidCert},
-		{"key is garbage", good, g.chain, []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"), airec.ErrCodeInvalidKey},
+		{"key is garbage", good, g.chain, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{0, 0, 0}}), airec.ErrCodeInvalidKey},
 		{"expired", good, g.ca.ChainPEM(expired), expired.KeyPEM(), airec.ErrCodeInvalidCert},
 		{"mapping not xlsx", []byte("domain,certificate_id\n"), g.chain, key, airec.ErrCodeInvalidMapping},
 	}
