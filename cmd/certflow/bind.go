@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -24,53 +22,24 @@ Exit 0: bound (or already bound); 1: the bind failed; 2: usage or setup error.
 `
 
 func runBind(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("bind", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, bindUsage)
-		fs.PrintDefaults()
+	cmd := newCloudCommand("bind", bindUsage, 5*time.Minute, stderr)
+	env, code, ok := cmd.parse(args, stderr)
+	if !ok {
+		return code
 	}
-	cfgPath := fs.String("config", "", "targets file (YAML) with an airec section")
-	certID := fs.Int64("cert-id", 0, "CAS certificate ID")
-	roots := fs.String("roots", "", "extra trust roots PEM (private CAs)")
-	timeout := fs.Duration("timeout", 5*time.Minute, "deadline for the whole bind")
-	asJSON := fs.Bool("json", false, "print the report as JSON")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	var problem string
-	switch {
-	case *cfgPath == "":
-		problem = "give --config FILE"
-	case *certID <= 0:
-		problem = "give --cert-id N (the CAS certificate ID, a positive number)"
-	case fs.NArg() > 0:
-		problem = fmt.Sprintf("unexpected argument %q", fs.Arg(0))
-	}
-	if problem != "" {
-		fmt.Fprintf(stderr, "certflow bind: %s\n\n%s", problem, bindUsage)
-		return exitUsage
-	}
-	env, err := loadCloudEnv(*cfgPath, *roots)
-	if err == nil && env.Config.AIRec == nil {
-		err = fmt.Errorf("%s has no airec section", *cfgPath)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "certflow bind: %v\n", err)
+	if env.Config.AIRec == nil {
+		fmt.Fprintf(stderr, "certflow bind: %s has no airec section\n", *cmd.config)
 		return exitUsage
 	}
 	b := &bind.Binder{Clients: env.Clients, Config: env.Config, Roots: env.Roots, Log: stderr,
 		Gate: bind.NewGate(env.Config.ActionQuotas(), rollout.GateOptions{})}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	ctx, cancel := context.WithTimeout(ctx, *cmd.timeout)
 	defer cancel()
-	task, rep, err := b.TaskFor(ctx, *certID)
+	task, rep, err := b.TaskFor(ctx, *cmd.certID)
 	if err == nil {
 		rep, err = b.Run(ctx, task)
 	}
-	if *asJSON {
+	if *cmd.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(rep)

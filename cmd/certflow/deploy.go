@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -22,49 +20,19 @@ Exit 0: nothing failed; 1: some target failed or the certificate is invalid; 2: 
 `
 
 func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("deploy", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, deployUsage)
-		fs.PrintDefaults()
-	}
-	cfgPath := fs.String("config", "", "targets file (YAML)")
-	certID := fs.Int64("cert-id", 0, "CAS certificate ID")
-	roots := fs.String("roots", "", "extra trust roots PEM (private CAs)")
-	dryRun := fs.Bool("dry-run", false, "read only: report what would be deployed")
-	timeout := fs.Duration("timeout", 10*time.Minute, "deadline for the whole rollout")
-	asJSON := fs.Bool("json", false, "print the report as JSON")
+	cmd := newCloudCommand("deploy", deployUsage, 10*time.Minute, stderr)
+	dryRun := cmd.fs.Bool("dry-run", false, "read only: report what would be deployed")
 	var only listFlag
-	fs.Var(&only, "only", "restrict to a target ID (clb:<lb>:<port>[:<sni>], cdn:<domain>, ecs:<instance>); repeatable")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	var problem string
-	switch {
-	case *cfgPath == "":
-		problem = "give --config FILE"
-	case *certID <= 0:
-		problem = "give --cert-id N (the CAS certificate ID, a positive number)"
-	case fs.NArg() > 0:
-		problem = fmt.Sprintf("unexpected argument %q", fs.Arg(0))
-	}
-	if problem != "" {
-		fmt.Fprintf(stderr, "certflow deploy: %s\n\n%s", problem, deployUsage)
-		return exitUsage
-	}
-	env, err := loadCloudEnv(*cfgPath, *roots)
-	if err != nil {
-		fmt.Fprintf(stderr, "certflow deploy: %v\n", err)
-		return exitUsage
+	cmd.fs.Var(&only, "only", "restrict to a target ID (clb:<lb>:<port>[:<sni>], cdn:<domain>, ecs:<instance>); repeatable")
+	env, code, ok := cmd.parse(args, stderr)
+	if !ok {
+		return code
 	}
 	svc := &deploy.Service{Clients: env.Clients, Config: env.Config, Roots: env.Roots, Log: stderr}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	ctx, cancel := context.WithTimeout(ctx, *cmd.timeout)
 	defer cancel()
-	rep, err := svc.Run(ctx, events.Deploy{CertID: *certID, DryRun: *dryRun, Only: only, EventID: events.ManualEventID, Manual: true})
-	if *asJSON {
+	rep, err := svc.Run(ctx, events.Deploy{CertID: *cmd.certID, DryRun: *dryRun, Only: only, EventID: events.ManualEventID, Manual: true})
+	if *cmd.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(rep)

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/certflow/certflow/pkg/app"
 	"github.com/certflow/certflow/pkg/certs"
@@ -188,4 +190,62 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// cloudCommand holds the flags shared by the commands that act on one CAS certificate in
+// the cloud (deploy, bind) and parses them.
+type cloudCommand struct {
+	name, usage string
+	fs          *flag.FlagSet
+	config      *string
+	certID      *int64
+	roots       *string
+	timeout     *time.Duration
+	json        *bool
+}
+
+func newCloudCommand(name, usage string, timeout time.Duration, stderr io.Writer) *cloudCommand {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	return &cloudCommand{name: name, usage: usage, fs: fs,
+		config:  fs.String("config", "", "targets file (YAML)"),
+		certID:  fs.Int64("cert-id", 0, "CAS certificate ID"),
+		roots:   fs.String("roots", "", "extra trust roots PEM (private CAs)"),
+		timeout: fs.Duration("timeout", timeout, "deadline for the whole run"),
+		json:    fs.Bool("json", false, "print the report as JSON"),
+	}
+}
+
+// parse parses args and loads the cloud environment. It returns the exit code to stop with
+// (exitOK after -h, exitUsage on a usage or set-up error) and ok=false, or the environment.
+func (c *cloudCommand) parse(args []string, stderr io.Writer) (env *app.Env, code int, ok bool) {
+	if err := c.fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, exitOK, false
+		}
+		return nil, exitUsage, false
+	}
+	var problem string
+	switch {
+	case *c.config == "":
+		problem = "give --config FILE"
+	case *c.certID <= 0:
+		problem = "give --cert-id N (the CAS certificate ID, a positive number)"
+	case c.fs.NArg() > 0:
+		problem = fmt.Sprintf("unexpected argument %q", c.fs.Arg(0))
+	}
+	if problem != "" {
+		fmt.Fprintf(stderr, "certflow %s: %s\n\n%s", c.name, problem, c.usage)
+		return nil, exitUsage, false
+	}
+	env, err := loadCloudEnv(*c.config, *c.roots)
+	if err != nil {
+		fmt.Fprintf(stderr, "certflow %s: %v\n", c.name, err)
+		return nil, exitUsage, false
+	}
+	return env, exitOK, true
 }
