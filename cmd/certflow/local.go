@@ -15,7 +15,7 @@ import (
 // runLocal dispatches `certflow local up` (the local cloud) and `certflow local invoke`.
 func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: certflow local up [--estate FILE] [--faults FILE] [--dir DIR]\n       certflow local invoke <function> --event-file FILE")
+		fmt.Fprintln(stderr, "usage: certflow local up [--estate FILE] [--faults FILE] [--dir DIR]\n       certflow local invoke <function> (--event-file FILE | --event JSON)\n       certflow local issue [--name DOMAIN]... [--days N] [--json]")
 		return exitUsage
 	}
 	switch args[0] {
@@ -23,8 +23,10 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return localUp(ctx, args[1:], stdout, stderr)
 	case "invoke":
 		return localInvoke(ctx, args[1:], stdout, stderr)
+	case "issue":
+		return localIssue(ctx, args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "certflow local: unknown subcommand %q (want up or invoke)\n", args[0])
+	fmt.Fprintf(stderr, "certflow local: unknown subcommand %q (want up, invoke or issue)\n", args[0])
 	return exitUsage
 }
 

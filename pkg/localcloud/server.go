@@ -224,6 +224,10 @@ func (c *Cloud) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, reqID, r.Host, "", badRequest("InvalidRequest", "read body: %v", err))
 		return
 	}
+	if strings.HasPrefix(r.URL.Path, "/_certflow/") {
+		c.serveAdmin(w, r, body)
+		return
+	}
 	auth := r.Header.Get("Authorization")
 	if strings.HasPrefix(auth, "acs ") || strings.HasPrefix(auth, "Bearer ") || strings.HasPrefix(r.URL.Path, "/v2/openapi/") {
 		c.serveROA(w, r, body, reqID, start)
