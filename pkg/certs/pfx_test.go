@@ -1,11 +1,8 @@
 package certs
 
 import (
-	"crypto"
 	"crypto/x509"
 	"encoding/asn1"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -145,19 +142,6 @@ func FuzzParsePFX(f *testing.F) {
 	})
 }
 
-// The encoders' output as files, for the CLI tests and for a person to try.
-func writePFX(t *testing.T, enc *pkcs12.Encoder, key crypto.Signer, leaf *x509.Certificate, cas []*x509.Certificate, password string) string {
-	t.Helper()
-	pfx, err := enc.Encode(key, leaf, cas, password)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(t.TempDir(), "bundle.pfx")
-	if err := os.WriteFile(p, pfx, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // A PFX demanding absurd iteration counts is refused at once, not computed for hours.
 func TestParsePFXIterationLimit(t *testing.T) {

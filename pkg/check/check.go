@@ -213,10 +213,6 @@ func (s *Service) Run(ctx context.Context) (Report, error) {
 	return rep, nil
 }
 
-// groupKey is the load balancer and port shared by a CLB listener and its SNI extensions.
-func groupKey(t config.Target) string {
-	return fmt.Sprintf("%s:%d", t.LoadBalancerID, t.Port)
-}
 
 func (r *Report) summarise() {
 	r.Summary = Summary{Endpoints: len(r.Endpoints), Enforced: len(r.Enforced)}

@@ -94,7 +94,6 @@ type job struct {
 	silent  bool // report SUCCESS, bind nothing
 	lie     bool // with silent: report the planned domains as bound
 	outcome []*outcome
-	message string
 }
 
 type outcome struct {
