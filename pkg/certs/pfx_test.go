@@ -142,7 +142,6 @@ func FuzzParsePFX(f *testing.F) {
 	})
 }
 
-
 // A PFX demanding absurd iteration counts is refused at once, not computed for hours.
 func TestParsePFXIterationLimit(t *testing.T) {
 	ca := newCA(t, "iter")

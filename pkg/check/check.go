@@ -213,7 +213,6 @@ func (s *Service) Run(ctx context.Context) (Report, error) {
 	return rep, nil
 }
 
-
 func (r *Report) summarise() {
 	r.Summary = Summary{Endpoints: len(r.Endpoints), Enforced: len(r.Enforced)}
 	r.OK = true
