@@ -29,6 +29,11 @@ var (
 // Messages never quote the input, so key material cannot leak through them.
 func NormalizePEM(data []byte, what string) ([]byte, []Finding) {
 	blocks, fs := scanPEM(data, what)
+	if len(blocks) == 0 && len(fs) == 0 {
+		// A BEGIN marker with no block the scanner could take (e.g. a truncated first
+		// line): still malformed, and it must say so.
+		fs = append(fs, errorf(CodePEMMalformed, "%s: no complete PEM block found (a BEGIN line without its block)", what))
+	}
 	var out bytes.Buffer
 	for _, b := range blocks {
 		out.Write(pem.EncodeToMemory(b.block))
