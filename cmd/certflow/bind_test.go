@@ -7,48 +7,18 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aliyun/alibaba-cloud-sdk-go/services/cas"
-
 	"github.com/certflow/certflow/pkg/bind"
-	"github.com/certflow/certflow/pkg/cloud"
 	"github.com/certflow/certflow/pkg/localca"
-	"github.com/certflow/certflow/pkg/localcloud"
+	"github.com/certflow/certflow/pkg/localcloud/localtest"
 )
 
 func TestBindCommand(t *testing.T) {
-	for _, v := range []string{"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "CERTFLOW_AIREC_TOKEN", "ALIBABA_CLOUD_SECURITY_TOKEN", "CERTFLOW_ROOTS", "CERTFLOW_TARGETS"} {
-		t.Setenv(v, "")
-	}
-	c, err := localcloud.Start(t.Context(), localcloud.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	info, err := c.Info()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("CERTFLOW_ENDPOINT", info.Endpoint)
-	t.Setenv("CERTFLOW_MNS_ENDPOINT", info.MNSEndpoint)
-	t.Setenv("CERTFLOW_ACCOUNT_ID", info.AccountID)
-	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", info.AccessKeyID)
-	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", info.AccessKeySecret)
-
-	leaf, err := c.CA().Issue(localca.Template{DNSNames: []string{"rec.example.com", "rec-api.example.com"}, KeyType: localca.RSA2048})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := cloud.New(cloud.Options{Endpoint: info.Endpoint}, cloud.NewProvider(cloud.Credentials{AccessKeyID: info.AccessKeyID, AccessKeySecret: info.AccessKeySecret})).CAS("cn-hangzhou")
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := cas.CreateUploadUserCertificateRequest()
-	req.Name, req.Cert, req.Key = "rec", string(c.CA().ChainPEM(leaf)), string(leaf.KeyPEM())
-	resp, err := cl.UploadUserCertificate(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := strconv.FormatInt(resp.CertId, 10)
+	e := localtest.Start(t, nil)
+	e.SetEnv(t)
+	t.Setenv("CERTFLOW_AIREC_TOKEN", "") // sign with the access key (ROA), not a Bearer token
+	c, info := e.Cloud, e.Info
+	certID, leaf := e.Upload(t, localca.RSA2048, "rec.example.com", "rec-api.example.com")
+	id := strconv.FormatInt(certID, 10)
 
 	tests := []struct {
 		name    string

@@ -7,49 +7,18 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aliyun/alibaba-cloud-sdk-go/services/cas"
-
-	"github.com/certflow/certflow/pkg/cloud"
 	"github.com/certflow/certflow/pkg/localca"
-	"github.com/certflow/certflow/pkg/localcloud"
+	"github.com/certflow/certflow/pkg/localcloud/localtest"
 	"github.com/certflow/certflow/pkg/rollout"
 )
 
 func TestDeployCommand(t *testing.T) {
-	for _, v := range []string{"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALIBABA_CLOUD_SECURITY_TOKEN", "CERTFLOW_ROOTS", "CERTFLOW_TARGETS"} {
-		t.Setenv(v, "")
-	}
-	c, err := localcloud.Start(t.Context(), localcloud.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	info, err := c.Info()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("CERTFLOW_ENDPOINT", info.Endpoint)
-	t.Setenv("CERTFLOW_MNS_ENDPOINT", info.MNSEndpoint)
-	t.Setenv("CERTFLOW_ACCOUNT_ID", info.AccountID)
-	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", info.AccessKeyID)
-	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", info.AccessKeySecret)
-
+	e := localtest.Start(t, nil)
+	e.SetEnv(t)
+	info := e.Info
 	// Covers the CDN domains under example.com only: the other targets are not covered.
-	leaf, err := c.CA().Issue(localca.Template{DNSNames: []string{"*.example.com"}, KeyType: localca.ECDSAP256})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := cloud.New(cloud.Options{Endpoint: info.Endpoint}, cloud.NewProvider(cloud.Credentials{AccessKeyID: info.AccessKeyID, AccessKeySecret: info.AccessKeySecret})).CAS("cn-hangzhou")
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := cas.CreateUploadUserCertificateRequest()
-	req.Name, req.Cert, req.Key = "wild", string(c.CA().ChainPEM(leaf)), string(leaf.KeyPEM())
-	resp, err := cl.UploadUserCertificate(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := strconv.FormatInt(resp.CertId, 10)
+	certID, _ := e.Upload(t, localca.ECDSAP256, "*.example.com")
+	id := strconv.FormatInt(certID, 10)
 	only := []string{"--only", "cdn:img1.example.com", "--only", "cdn:static.example.com"}
 
 	tests := []struct {

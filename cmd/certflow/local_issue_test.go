@@ -8,27 +8,15 @@ import (
 	"testing"
 
 	"github.com/certflow/certflow/pkg/localcloud"
+	"github.com/certflow/certflow/pkg/localcloud/localtest"
 	"github.com/certflow/certflow/pkg/rollout"
 )
 
 // local issue puts a new certificate into the local CAS, and deploy rolls it out.
 func TestLocalIssueThenDeploy(t *testing.T) {
-	for _, v := range []string{"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALIBABA_CLOUD_SECURITY_TOKEN", "CERTFLOW_ROOTS", "CERTFLOW_TARGETS"} {
-		t.Setenv(v, "")
-	}
-	c, err := localcloud.Start(t.Context(), localcloud.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	info, err := c.Info()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("CERTFLOW_ENDPOINT", info.Endpoint)
-	t.Setenv("CERTFLOW_MNS_ENDPOINT", info.MNSEndpoint)
-	t.Setenv("CERTFLOW_ACCOUNT_ID", info.AccountID)
-	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", info.AccessKeyID)
+	e := localtest.Start(t, nil)
+	e.SetEnv(t)
+	c, info := e.Cloud, e.Info
 
 	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "wrong")
 	var out, errb bytes.Buffer

@@ -3,12 +3,8 @@ package deploy
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/tls"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -21,10 +17,12 @@ import (
 	"github.com/certflow/certflow/pkg/events"
 	"github.com/certflow/certflow/pkg/localca"
 	"github.com/certflow/certflow/pkg/localcloud"
+	"github.com/certflow/certflow/pkg/localcloud/localtest"
 	"github.com/certflow/certflow/pkg/rollout"
 )
 
 type env struct {
+	lt      *localtest.Env
 	cloud   *localcloud.Cloud
 	clients *cloud.Clients
 	cfg     *config.Config
@@ -50,21 +48,8 @@ func (s *syncBuffer) String() string {
 
 func newEnv(t *testing.T, estate []byte) *env {
 	t.Helper()
-	for _, v := range []string{"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"} {
-		t.Setenv(v, "")
-	}
-	c, err := localcloud.Start(t.Context(), localcloud.Options{Dir: t.TempDir(), Estate: estate})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	info, err := c.Info()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl := cloud.New(cloud.Options{Endpoint: info.Endpoint, MNSEndpoint: info.MNSEndpoint, AccountID: info.AccountID, Region: info.Region},
-		cloud.NewProvider(cloud.Credentials{AccessKeyID: info.AccessKeyID, AccessKeySecret: info.AccessKeySecret}))
-	return &env{cloud: c, clients: cl, cfg: c.TargetsConfig(), log: &syncBuffer{}}
+	lt := localtest.Start(t, estate)
+	return &env{lt: lt, cloud: lt.Cloud, clients: lt.Clients, cfg: lt.Cloud.TargetsConfig(), log: &syncBuffer{}}
 }
 
 func (e *env) service() *Service {
@@ -99,23 +84,7 @@ func (e *env) allNames() []string {
 // upload issues a certificate for names from the local CA into CAS; returns its ID and leaf.
 func (e *env) upload(t *testing.T, names ...string) (int64, *localca.Cert) {
 	t.Helper()
-	leaf, err := e.cloud.CA().Issue(localca.Template{DNSNames: names, KeyType: localca.RSA2048})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := e.clients.CAS("cn-hangzhou")
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := cas.CreateUploadUserCertificateRequest()
-	req.Name = "test-" + leaf.SHA256()[:12]
-	req.Cert = string(e.cloud.CA().ChainPEM(leaf))
-	req.Key = string(leaf.KeyPEM())
-	resp, err := cl.UploadUserCertificate(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.CertId, leaf
+	return e.lt.Upload(t, localca.RSA2048, names...)
 }
 
 func run(t *testing.T, s *Service, req events.Deploy) rollout.Report {
@@ -127,18 +96,6 @@ func run(t *testing.T, s *Service, req events.Deploy) rollout.Report {
 		t.Fatalf("Run: %v", err)
 	}
 	return rep
-}
-
-func served(t *testing.T, pool *localca.CA, addr, name string) string {
-	t.Helper()
-	d := &net.Dialer{Timeout: 5 * time.Second}
-	conn, err := tls.DialWithDialer(d, "tcp", addr, &tls.Config{ServerName: name, RootCAs: pool.Pool()})
-	if err != nil {
-		t.Fatalf("dial %s at %s: %v", name, addr, err)
-	}
-	defer conn.Close()
-	sum := sha256.Sum256(conn.ConnectionState().PeerCertificates[0].Raw)
-	return hex.EncodeToString(sum[:])
 }
 
 func writes(calls []localcloud.Call) map[string]int {
@@ -170,7 +127,7 @@ func TestRolloutReachesEveryTargetThenUnchanged(t *testing.T) {
 		if tg.Endpoint == "" {
 			continue
 		}
-		if got := served(t, e.cloud.CA(), tg.Endpoint, tg.ServedNames()[0]); got != leaf.SHA256() {
+		if got := e.lt.Served(t, tg.Endpoint, tg.ServedNames()[0]); got != leaf.SHA256() {
 			t.Errorf("%s serves %s, want the new certificate", tg.ID(), got[:12])
 		}
 	}

@@ -3,27 +3,25 @@ package targets
 import (
 	"context"
 	"crypto/sha1"
-	"crypto/sha256"
-	"crypto/tls"
 	"encoding/hex"
 	"encoding/pem"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aliyun/alibaba-cloud-sdk-go/services/cas"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/oos"
 
 	"github.com/certflow/certflow/pkg/cloud"
 	"github.com/certflow/certflow/pkg/config"
 	"github.com/certflow/certflow/pkg/localca"
 	"github.com/certflow/certflow/pkg/localcloud"
+	"github.com/certflow/certflow/pkg/localcloud/localtest"
 	"github.com/certflow/certflow/pkg/rollout"
 )
 
 // env is a local cloud with clients pointed at it.
 type env struct {
+	lt      *localtest.Env
 	cloud   *localcloud.Cloud
 	clients *cloud.Clients
 	cfg     *config.Config
@@ -31,58 +29,23 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	for _, v := range []string{"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"} {
-		t.Setenv(v, "")
-	}
-	c, err := localcloud.Start(t.Context(), localcloud.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	info, err := c.Info()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl := cloud.New(cloud.Options{Endpoint: info.Endpoint, MNSEndpoint: info.MNSEndpoint, AccountID: info.AccountID, Region: info.Region},
-		cloud.NewProvider(cloud.Credentials{AccessKeyID: info.AccessKeyID, AccessKeySecret: info.AccessKeySecret}))
-	return &env{cloud: c, clients: cl, cfg: c.TargetsConfig()}
+	lt := localtest.Start(t, nil)
+	return &env{lt: lt, cloud: lt.Cloud, clients: lt.Clients, cfg: lt.Cloud.TargetsConfig()}
 }
 
 // issue creates a certificate for names, uploads it to CAS and returns it as a Cert.
 func (e *env) issue(t *testing.T, names ...string) *Cert {
 	t.Helper()
-	leaf, err := e.cloud.CA().Issue(localca.Template{DNSNames: names, KeyType: localca.ECDSAP256})
-	if err != nil {
-		t.Fatal(err)
-	}
-	chain := e.cloud.CA().ChainPEM(leaf)
-	cl, err := e.clients.CAS("cn-hangzhou")
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := cas.CreateUploadUserCertificateRequest()
-	req.Name = "test-" + leaf.SHA256()[:10]
-	req.Cert = string(chain)
-	req.Key = string(leaf.KeyPEM())
-	resp, err := cl.UploadUserCertificate(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	id, leaf := e.lt.Upload(t, localca.ECDSAP256, names...)
 	s1 := sha1.Sum(leaf.DER)
-	return &Cert{CASID: resp.CertId, CASRegion: "cn-hangzhou", Name: req.Name, ChainPEM: chain, KeyPEM: leaf.KeyPEM(),
-		SHA256: leaf.SHA256(), SHA1: hex.EncodeToString(s1[:])}
+	return &Cert{CASID: id, CASRegion: "cn-hangzhou", Name: "test-" + leaf.SHA256()[:12], ChainPEM: e.cloud.CA().ChainPEM(leaf),
+		KeyPEM: leaf.KeyPEM(), SHA256: leaf.SHA256(), SHA1: hex.EncodeToString(s1[:])}
 }
 
-// served dials addr with SNI name, verifying against the local root, and returns the leaf's SHA-256.
+// served is the SHA-256 of what addr serves for name, verified to the local root.
 func (e *env) served(t *testing.T, addr, name string) string {
 	t.Helper()
-	conn, err := tls.DialWithDialer(&netDialer, "tcp", addr, &tls.Config{ServerName: name, RootCAs: e.cloud.CA().Pool()})
-	if err != nil {
-		t.Fatalf("dial %s (%s): %v", name, addr, err)
-	}
-	defer conn.Close()
-	sum := sha256.Sum256(conn.ConnectionState().PeerCertificates[0].Raw)
-	return hex.EncodeToString(sum[:])
+	return e.lt.Served(t, addr, name)
 }
 
 func (e *env) targets(t *testing.T, kinds ...string) []Target {
@@ -326,8 +289,6 @@ func TestECSTestFailureRestoresPrevious(t *testing.T) {
 		t.Errorf("host serves %s after a failed test, want the previous %s", after[:12], before[:12])
 	}
 }
-
-var netDialer = net.Dialer{Timeout: 5 * time.Second}
 
 func TestScrubPEMAndTail(t *testing.T) {
 	in := "ok\n" + string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{0, 0, 0}})) + "after"
