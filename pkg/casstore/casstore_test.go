@@ -7,9 +7,8 @@ import (
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/cas"
 
-	"github.com/certflow/certflow/pkg/cloud"
 	"github.com/certflow/certflow/pkg/localca"
-	"github.com/certflow/certflow/pkg/localcloud"
+	"github.com/certflow/certflow/pkg/localcloud/localtest"
 	"github.com/certflow/certflow/pkg/rollout"
 )
 
@@ -41,16 +40,8 @@ func TestLatestPicksTheNewestCoveringCertificate(t *testing.T) {
 }
 
 func TestGetAndListAgainstTheLocalCloud(t *testing.T) {
-	c, err := localcloud.Start(t.Context(), localcloud.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	info, err := c.Info()
-	if err != nil {
-		t.Fatal(err)
-	}
-	clients := cloud.New(cloud.Options{Endpoint: info.Endpoint}, cloud.NewProvider(cloud.Credentials{AccessKeyID: info.AccessKeyID, AccessKeySecret: info.AccessKeySecret}))
+	e := localtest.Start(t, nil)
+	c, clients := e.Cloud, e.Clients
 	casCl, err := clients.CAS("cn-hangzhou")
 	if err != nil {
 		t.Fatal(err)
