@@ -23,57 +23,29 @@ import (
 	"github.com/certflow/certflow/pkg/config"
 	"github.com/certflow/certflow/pkg/localca"
 	"github.com/certflow/certflow/pkg/localcloud"
+	"github.com/certflow/certflow/pkg/localcloud/localtest"
 	"github.com/certflow/certflow/pkg/rollout"
 )
 
 const localToken = "certflow-local-airec-token" // the default estate's AIRec Bearer token
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type env struct {
+	lt      *localtest.Env
 	cloud   *localcloud.Cloud
 	clients *cloud.Clients
 	cfg     *config.Config
-	log     *syncBuffer
+	log     *localtest.Buffer
 	keys    [][]byte // every private key PEM this test put into CAS
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	for _, v := range []string{"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"} {
-		t.Setenv(v, "")
-	}
-	c, err := localcloud.Start(t.Context(), localcloud.Options{Dir: t.TempDir()})
+	lt := localtest.Start(t, nil)
+	cfg, err := config.Load(lt.Info.Targets) // the generated file, as the function loads it
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Close() })
-	info, err := c.Info()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl := cloud.New(cloud.Options{Endpoint: info.Endpoint, MNSEndpoint: info.MNSEndpoint, AccountID: info.AccountID, Region: info.Region},
-		cloud.NewProvider(cloud.Credentials{AccessKeyID: info.AccessKeyID, AccessKeySecret: info.AccessKeySecret}))
-	cfg, err := config.Load(info.Targets) // the generated file, as the function loads it
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &env{cloud: c, clients: cl, cfg: cfg, log: &syncBuffer{}}
+	return &env{lt: lt, cloud: lt.Cloud, clients: lt.Clients, cfg: cfg, log: &localtest.Buffer{}}
 }
 
 // binder uses the Bearer token unless roa is set, in which case requests are ROA-signed.
@@ -93,24 +65,9 @@ func (e *env) binder(roa bool) *Binder {
 // upload issues a certificate for names into CAS and returns its BindTask.
 func (e *env) upload(t *testing.T, names ...string) bindtask.Task {
 	t.Helper()
-	leaf, err := e.cloud.CA().Issue(localca.Template{DNSNames: names, KeyType: localca.ECDSAP256})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := e.clients.CAS("cn-hangzhou")
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := cas.CreateUploadUserCertificateRequest()
-	req.Name = "test-" + leaf.SHA256()[:12]
-	req.Cert = string(e.cloud.CA().ChainPEM(leaf))
-	req.Key = string(leaf.KeyPEM())
-	resp, err := cl.UploadUserCertificate(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	id, leaf := e.lt.Upload(t, localca.ECDSAP256, names...)
 	e.keys = append(e.keys, leaf.KeyPEM())
-	return bindtask.New(e.cfg.AIRec.InstanceID, resp.CertId, leaf.SHA256(), e.cfg.AIRec.Domains, "evt-1", time.Now())
+	return bindtask.New(e.cfg.AIRec.InstanceID, id, leaf.SHA256(), e.cfg.AIRec.Domains, "evt-1", time.Now())
 }
 
 // binds counts the accepted AIRec bind uploads in the call log.

@@ -1,15 +1,10 @@
 package check
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/tls"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,34 +12,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aliyun/alibaba-cloud-sdk-go/services/cas"
-
 	"github.com/certflow/certflow/pkg/cloud"
 	"github.com/certflow/certflow/pkg/config"
 	"github.com/certflow/certflow/pkg/deploy"
 	"github.com/certflow/certflow/pkg/events"
 	"github.com/certflow/certflow/pkg/localca"
 	"github.com/certflow/certflow/pkg/localcloud"
+	"github.com/certflow/certflow/pkg/localcloud/localtest"
 	"github.com/certflow/certflow/pkg/probe"
 	"github.com/certflow/certflow/pkg/rollout"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // hook is the alert webhook: it records every message it receives.
 type hook struct {
@@ -84,30 +61,19 @@ func (h *hook) text(i int) string {
 }
 
 type env struct {
+	lt      *localtest.Env
 	cloud   *localcloud.Cloud
 	clients *cloud.Clients
 	cfg     *config.Config
 	hook    *hook
-	log     *syncBuffer
+	log     *localtest.Buffer
 	gate    *rollout.Gate
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	for _, v := range []string{"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"} {
-		t.Setenv(v, "")
-	}
-	c, err := localcloud.Start(t.Context(), localcloud.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	info, err := c.Info()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl := cloud.New(cloud.Options{Endpoint: info.Endpoint, MNSEndpoint: info.MNSEndpoint, AccountID: info.AccountID, Region: info.Region},
-		cloud.NewProvider(cloud.Credentials{AccessKeyID: info.AccessKeyID, AccessKeySecret: info.AccessKeySecret}))
+	lt := localtest.Start(t, nil)
+	c, cl := lt.Cloud, lt.Clients
 	cfg := c.TargetsConfig()
 	// Validate it the way the function loads it (defaults filled, names normalised).
 	b, err := yamlOf(cfg)
@@ -122,7 +88,7 @@ func newEnv(t *testing.T) *env {
 	h := newHook(t)
 	cfg.Checker.Alert = config.Alert{Webhook: h.srv.URL + "/hook", Format: config.AlertGeneric}
 	gate := rollout.NewGate(cfg.ActionQuotas(), rollout.GateOptions{BaseDelay: 20 * time.Millisecond, BusyDelay: 100 * time.Millisecond, BusyMax: time.Second})
-	return &env{cloud: c, clients: cl, cfg: cfg, hook: h, log: &syncBuffer{}, gate: gate}
+	return &env{lt: lt, cloud: c, clients: cl, cfg: cfg, hook: h, log: &localtest.Buffer{}, gate: gate}
 }
 
 func (e *env) service() *Service {
@@ -231,35 +197,7 @@ func TestTimerRunEnforcesThenNextRunIsClean(t *testing.T) {
 // upload issues a certificate for names from the local CA into CAS.
 func (e *env) upload(t *testing.T, names ...string) (int64, *localca.Cert) {
 	t.Helper()
-	leaf, err := e.cloud.CA().Issue(localca.Template{DNSNames: names, KeyType: localca.ECDSAP256})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := e.clients.CAS("cn-hangzhou")
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := cas.CreateUploadUserCertificateRequest()
-	req.Name = "renewed-" + leaf.SHA256()[:12]
-	req.Cert = string(e.cloud.CA().ChainPEM(leaf))
-	req.Key = string(leaf.KeyPEM())
-	resp, err := cl.UploadUserCertificate(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.CertId, leaf
-}
-
-func served(t *testing.T, e *env, addr, name string) string {
-	t.Helper()
-	d := &net.Dialer{Timeout: 5 * time.Second}
-	conn, err := tls.DialWithDialer(d, "tcp", addr, &tls.Config{ServerName: name, RootCAs: e.cloud.CA().Pool()})
-	if err != nil {
-		t.Fatalf("dial %s at %s: %v", name, addr, err)
-	}
-	defer conn.Close()
-	sum := sha256.Sum256(conn.ConnectionState().PeerCertificates[0].Raw)
-	return hex.EncodeToString(sum[:])
+	return e.lt.Upload(t, localca.ECDSAP256, names...)
 }
 
 func TestStaleTargetIsRedeployedAndCleanOnReprobe(t *testing.T) {
@@ -288,7 +226,7 @@ func TestStaleTargetIsRedeployedAndCleanOnReprobe(t *testing.T) {
 			shopAddr = tg.Endpoint
 		}
 	}
-	if got := served(t, e, shopAddr, "shop.example.com"); got == leaf.SHA256() {
+	if got := e.lt.Served(t, shopAddr, "shop.example.com"); got == leaf.SHA256() {
 		t.Fatal("setup: the stale target already serves the renewal")
 	}
 
@@ -311,7 +249,7 @@ func TestStaleTargetIsRedeployedAndCleanOnReprobe(t *testing.T) {
 		len(shop.Fixed) != 1 || shop.Fixed[0].Code != probe.CodeStaleCertificate {
 		t.Fatalf("shop endpoint after repair: %+v", shop)
 	}
-	if got := served(t, e, shopAddr, "shop.example.com"); got != leaf.SHA256() {
+	if got := e.lt.Served(t, shopAddr, "shop.example.com"); got != leaf.SHA256() {
 		t.Errorf("shop serves %s, want the renewal %s", got, leaf.SHA256())
 	}
 	if rep.Summary.Redeployed != 1 {

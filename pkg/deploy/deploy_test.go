@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,30 +25,13 @@ type env struct {
 	cloud   *localcloud.Cloud
 	clients *cloud.Clients
 	cfg     *config.Config
-	log     *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	log     *localtest.Buffer
 }
 
 func newEnv(t *testing.T, estate []byte) *env {
 	t.Helper()
 	lt := localtest.Start(t, estate)
-	return &env{lt: lt, cloud: lt.Cloud, clients: lt.Clients, cfg: lt.Cloud.TargetsConfig(), log: &syncBuffer{}}
+	return &env{lt: lt, cloud: lt.Cloud, clients: lt.Clients, cfg: lt.Cloud.TargetsConfig(), log: &localtest.Buffer{}}
 }
 
 func (e *env) service() *Service {

@@ -4,10 +4,12 @@
 package localtest
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -94,4 +96,25 @@ func (e *Env) Served(t testing.TB, addr, name string) string {
 	defer conn.Close()
 	sum := sha256.Sum256(conn.ConnectionState().PeerCertificates[0].Raw)
 	return hex.EncodeToString(sum[:])
+}
+
+// Buffer is a bytes.Buffer safe for concurrent writers: the log of a rollout, written by
+// many tasks at once.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write implements io.Writer.
+func (s *Buffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns everything written so far.
+func (s *Buffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
