@@ -29,6 +29,7 @@ package bind
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -556,42 +557,36 @@ func (b *Binder) verify(ctx context.Context, st airec.Status, certID string, tas
 // each serves task's certificate or grace runs out; it fills Served and Detail and reports
 // whether all serve it. A zero grace probes once.
 func (b *Binder) proveAll(ctx context.Context, task bindtask.Task, rep *Report, grace time.Duration) bool {
-	pctx, cancel := context.WithTimeout(ctx, grace)
-	defer cancel()
+	until := time.Now().Add(grace) // shared: later domains get what the earlier ones left
 	a := b.Config.AIRec
-	for {
-		all := true
-		for i := range rep.Domains {
-			d := &rep.Domains[i]
-			if d.Served {
-				continue
-			}
-			res := probe.Probe(ctx, probe.Endpoint{Name: d.Domain, Address: a.Address(d.Domain)},
-				probe.Options{Roots: b.Roots, ExpectSHA256: task.SHA256, WarnDays: -1, MinTLS: 0x0301, Timeout: 5 * time.Second})
-			d.Served = res.Served != nil && strings.EqualFold(res.Served.SHA256, task.SHA256) && res.Errors() == 0
-			if d.Served {
-				d.Detail = ""
-				continue
-			}
-			all = false
-			switch {
-			case res.Served != nil && !strings.EqualFold(res.Served.SHA256, task.SHA256):
-				d.Detail = fmt.Sprintf("%s serves %q serial %s, not certificate %d", a.Address(d.Domain), res.Served.Subject, res.Served.Serial, task.CertID)
-			case len(res.Findings) > 0:
-				d.Detail = fmt.Sprintf("%s: %s", res.Findings[0].Code, res.Findings[0].Message)
-			default:
-				d.Detail = "no verified handshake"
-			}
+	serves := func(r probe.Result) bool {
+		return r.Served != nil && strings.EqualFold(r.Served.SHA256, task.SHA256) && r.Errors() == 0
+	}
+	all := true
+	for i := range rep.Domains {
+		d := &rep.Domains[i]
+		if d.Served {
+			continue
 		}
-		if all {
-			return true
+		res, ok := probe.Await(ctx, probe.Endpoint{Name: d.Domain, Address: a.Address(d.Domain)},
+			probe.Options{Roots: b.Roots, ExpectSHA256: task.SHA256, WarnDays: -1, MinTLS: tls.VersionTLS10, Timeout: 5 * time.Second},
+			until, 200*time.Millisecond, serves)
+		d.Served = ok
+		if ok {
+			d.Detail = ""
+			continue
 		}
-		select {
-		case <-pctx.Done():
-			return false
-		case <-time.After(200 * time.Millisecond):
+		all = false
+		switch {
+		case res.Served != nil && !strings.EqualFold(res.Served.SHA256, task.SHA256):
+			d.Detail = fmt.Sprintf("%s serves %q serial %s, not certificate %d", a.Address(d.Domain), res.Served.Subject, res.Served.Serial, task.CertID)
+		case len(res.Findings) > 0:
+			d.Detail = fmt.Sprintf("%s: %s", res.Findings[0].Code, res.Findings[0].Message)
+		default:
+			d.Detail = "no verified handshake"
 		}
 	}
+	return all
 }
 
 // enforce switches HTTPS enforcement on when configured and reads it back.

@@ -6,6 +6,7 @@ package deploy
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -204,25 +205,18 @@ func (s *Service) prove(ctx context.Context, t config.Target, cert *targets.Cert
 	if grace <= 0 {
 		grace = 10 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(ctx, grace)
-	defer cancel()
 	name := ProbeName(t.ServedNames())
-	for {
-		res := probe.Probe(ctx, probe.Endpoint{Name: name, Address: t.Endpoint},
-			probe.Options{Roots: s.Roots, ExpectSHA256: cert.SHA256, WarnDays: -1, MinTLS: 0x0301, Timeout: 5 * time.Second})
-		if res.Served != nil && res.Served.SHA256 == cert.SHA256 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			got := "nothing"
-			if res.Served != nil {
-				got = fmt.Sprintf("CN %q serial %s", res.Served.Subject, res.Served.Serial)
-			}
-			return rollout.Retryable(fmt.Errorf("served certificate is not the deployed one: %s at %s serves %s", name, t.Endpoint, got))
-		case <-time.After(200 * time.Millisecond):
-		}
+	res, ok := probe.Await(ctx, probe.Endpoint{Name: name, Address: t.Endpoint},
+		probe.Options{Roots: s.Roots, ExpectSHA256: cert.SHA256, WarnDays: -1, MinTLS: tls.VersionTLS10, Timeout: 5 * time.Second},
+		time.Now().Add(grace), 200*time.Millisecond, func(r probe.Result) bool { return r.Served != nil && r.Served.SHA256 == cert.SHA256 })
+	if ok {
+		return nil
 	}
+	got := "nothing"
+	if res.Served != nil {
+		got = fmt.Sprintf("CN %q serial %s", res.Served.Subject, res.Served.Serial)
+	}
+	return rollout.Retryable(fmt.Errorf("served certificate is not the deployed one: %s at %s serves %s", name, t.Endpoint, got))
 }
 
 // ProbeName picks the name to send as SNI when proving a target: its first concrete name,

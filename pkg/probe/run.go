@@ -1,6 +1,9 @@
 package probe
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Run is one check run over many endpoints: the JSON that `certflow check --json` prints and
 // `certflow report` reads. OK is true when no endpoint has an error finding.
@@ -45,4 +48,25 @@ func (r Run) Summary() Summary {
 		}
 	}
 	return s
+}
+
+// Await probes ep (with ctx) until ok accepts the result or the time is past until,
+// pausing every between tries, and returns the last result and whether ok accepted it.
+// It always probes at least once. It is how a deployer waits out propagation: bounded in
+// time, never by skipping verification.
+func Await(ctx context.Context, ep Endpoint, opts Options, until time.Time, every time.Duration, ok func(Result) bool) (Result, bool) {
+	for {
+		res := Probe(ctx, ep, opts)
+		if ok(res) {
+			return res, true
+		}
+		if time.Now().Add(every).After(until) {
+			return res, false
+		}
+		select {
+		case <-ctx.Done():
+			return res, false
+		case <-time.After(every):
+		}
+	}
 }
